@@ -1,0 +1,122 @@
+"""The connector interface a partner implements.
+
+Example:
+    A connector is a class with a ``name``, a config ``spec`` and four methods::
+
+        class AcmeConnector(Connector):
+            name = "acme"
+            spec = {"type": "object", "required": ["token"],
+                    "properties": {"token": {"type": "string", "x-secret": True}}}
+
+            def streams(self): return [StreamSpec(name="contacts", schema={...})]
+            def check(self): self.http.request("GET", "/me")
+            def read(self, stream, state): yield Page(records=[...], state={...})
+            def write(self, stream, ops): return [WriteResult.success("1") for _ in ops]
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from connectors.sdk.config import load_config
+from connectors.sdk.errors import ConfigurationError
+from connectors.sdk.ledger import Ledger, MemoryLedger
+from connectors.sdk.types import JSON, Page, StreamSpec, WriteOp, WriteResult
+
+
+@dataclass
+class ConnectorContext:
+    """What the runtime hands a connector: where to record calls, which CA to trust.
+
+    Attributes:
+        connection: The connection's name in the project config.
+        ledger: Records every API call.
+        ca_bundle: A CA file to trust in addition to (never instead of) verification.
+    """
+
+    connection: str
+    ledger: Ledger = field(default_factory=MemoryLedger)
+    ca_bundle: str | None = None
+
+
+class Connector(ABC):
+    """Base class of every connector.
+
+    Args:
+        config: Raw connection config; validated against :attr:`spec`, secrets wrapped.
+        context: Runtime context; a default one (in-memory ledger) when omitted.
+
+    Raises:
+        ConfigurationError: the config does not satisfy :attr:`spec`.
+    """
+
+    name: ClassVar[str]
+    """The connector type name (``marketo``); the entry-point name."""
+
+    version: ClassVar[str] = "0.1.0"
+
+    spec: ClassVar[Mapping[str, Any]] = {"type": "object", "properties": {}}
+    """JSON Schema of the connection config; secret properties carry ``"x-secret": true``."""
+
+    def __init__(self, config: Mapping[str, Any], *, context: ConnectorContext | None = None):
+        self.context = context or ConnectorContext(connection=self.name)
+        self.config: dict[str, Any] = load_config(
+            self.spec, config, where=f"connection {self.context.connection!r}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(connection={self.context.connection!r})"
+
+    @abstractmethod
+    def streams(self) -> Sequence[StreamSpec]:
+        """Every stream this connection offers (may call the vendor's describe once)."""
+
+    def stream(self, name: str) -> StreamSpec:
+        """The stream called ``name``.
+
+        Raises:
+            ConfigurationError: no such stream.
+        """
+        for spec in self.streams():
+            if spec.name == name:
+                return spec
+        known = ", ".join(s.name for s in self.streams())
+        raise ConfigurationError(f"{self.name} has no stream {name!r} (streams: {known})")
+
+    @abstractmethod
+    def check(self) -> None:
+        """Prove the credentials work; raise a :class:`ConnectorError` if not."""
+
+    @abstractmethod
+    def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        """Records changed since ``state``, page by page, oldest first.
+
+        Args:
+            stream: Stream name.
+            state: The ``state`` of the last committed page, or None for a full read.
+        """
+
+    @abstractmethod
+    def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Write records; one result per op, in the order given.
+
+        The engine never passes more than the stream's ``write_batch_size`` ops, grouped so
+        that one vendor call can take them. Record-level rejections come back as failed
+        results; an exception means the whole batch failed.
+        """
+
+    def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def system_id(stream: StreamSpec, record: JSON) -> str:
+    """Shorthand for :meth:`StreamSpec.record_id`."""
+    return stream.record_id(record)

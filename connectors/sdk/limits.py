@@ -1,0 +1,115 @@
+"""Client-side limits per vendor account, shared by every connector instance in the process.
+
+A vendor's limits belong to the account, not to one flow: Marketo allows 100 calls per 20 s
+and 10 at once for the whole subscription. :func:`limiter_for` hands every connection that
+names the same account the same :class:`AccountLimiter`, which waits exactly as long as the
+window requires (never a blind sleep) and stops at the daily quota.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from connectors.sdk.errors import QuotaExhaustedError
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """Limits of one vendor account.
+
+    Attributes:
+        calls: Calls allowed per ``window_s`` (0: unlimited).
+        window_s: Length of the sliding window in seconds.
+        concurrency: Calls allowed in flight at once (0: unlimited).
+        daily_quota: Calls allowed per day by this process's budget (0: unlimited).
+    """
+
+    calls: int = 0
+    window_s: float = 1.0
+    concurrency: int = 0
+    daily_quota: int = 0
+
+
+class AccountLimiter:
+    """Sliding-window rate limit + concurrency cap + daily budget for one vendor account.
+
+    Args:
+        policy: The account's limits.
+        clock: Monotonic clock (injectable for tests).
+        sleep: Sleep function (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        policy: RatePolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._starts: deque[float] = deque()
+        self._sem = threading.BoundedSemaphore(policy.concurrency) if policy.concurrency else None
+        self._blocked_until = 0.0
+        self.used_today = 0
+        self.waited_s = 0.0
+
+    def _reserve(self) -> float:
+        """Reserve a start time in the window; returns how long to wait before starting."""
+        with self._lock:
+            if self.policy.daily_quota and self.used_today >= self.policy.daily_quota:
+                raise QuotaExhaustedError(
+                    f"daily API budget of {self.policy.daily_quota} calls is used up"
+                )
+            now = self._clock()
+            start = max(now, self._blocked_until)
+            if self.policy.calls:
+                window = self.policy.window_s
+                while self._starts and self._starts[0] <= start - window:
+                    self._starts.popleft()
+                if len(self._starts) >= self.policy.calls:
+                    # The call may start when the oldest of the last `calls` starts leaves the window.
+                    start = max(start, self._starts[-self.policy.calls] + window)
+                self._starts.append(start)
+            self.used_today += 1
+            return start - now
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one call slot for the duration of a request."""
+        if self._sem is not None:
+            self._sem.acquire()
+        try:
+            wait = self._reserve()
+            if wait > 0:
+                self.waited_s += wait
+                self._sleep(wait)
+            yield
+        finally:
+            if self._sem is not None:
+                self._sem.release()
+
+    def back_off(self, seconds: float) -> None:
+        """The vendor said "slow down": no one sharing this account starts a call for a while."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+
+_registry: dict[str, AccountLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(account: str, policy: RatePolicy) -> AccountLimiter:
+    """The process-wide limiter of a vendor account (created on first use)."""
+    with _registry_lock:
+        limiter = _registry.get(account)
+        if limiter is None:
+            limiter = _registry[account] = AccountLimiter(policy)
+        return limiter

@@ -1,0 +1,257 @@
+"""Inbound: system records → hub records, one page per transaction (DESIGN.md "Inbound").
+
+Per page: project through the mapping, validate against the entity schema (invalid records go
+to dead letters with the reason), resolve identity (link, then match keys, else create), merge
+field by field, write hub records, links, journal, conflicts and the read cursor in one
+transaction. A crash anywhere rolls the page back and the cursor with it, so a rerun re-reads
+the page and reaches the same state: nothing lost, nothing duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.sdk.types import JSON, StreamSpec
+from renkei.clock import utcnow
+from renkei.engine.merge import blank, merge_inbound
+from renkei.engine.stats import FailureNote, MappingStats
+from renkei.entities import validate_entity
+from renkei.mapping import Mapping as CompiledMapping
+from renkei.store import Failure, HubRecord, Link, NewConflict, Store, Tx
+
+
+@dataclass
+class _Item:
+    system_id: str
+    raw: JSON
+    values: dict[str, Any]
+    modified: str | None
+    link: Link | None = None
+    record: HubRecord | None = None
+    new_index: int | None = None  # index into the page's new records
+    duplicate_of: str | None = None  # match key shared with an already linked record
+
+
+def describe_errors(errors: Iterable[Any]) -> str:
+    return "; ".join(f"{e.field}: {e.message}" for e in errors)
+
+
+class Inbound:
+    """Applies pages of one mapping's stream to the hub.
+
+    Args:
+        store: The state store.
+        mapping: The compiled mapping.
+        stream: The connector's stream spec (primary key).
+        stats: Where to count.
+        run_id: Written to the journal and dead letters.
+    """
+
+    def __init__(self, store: Store, mapping: CompiledMapping, stream: StreamSpec,
+                 stats: MappingStats, run_id: str | None):
+        self.store = store
+        self.m = mapping
+        self.stream = stream
+        self.stats = stats
+        self.run_id = run_id
+
+    def apply_page(self, records: Sequence[JSON], state: Mapping[str, Any] | None) -> None:
+        """Apply one page and move the read cursor to ``state``, atomically."""
+        with self.store.transaction() as tx:
+            self._apply(tx, records)
+            if state is not None:
+                tx.cursors.set(self.m.name, "in", state)
+
+    def retry_dead_letters(self) -> None:
+        """Re-apply records that failed inbound on earlier runs (payloads are kept)."""
+        with self.store.transaction() as tx:
+            letters = tx.dead_letters.open(self.m.name, "in")
+        payloads = [d.payload for d in letters if isinstance(d.payload, dict)]
+        if not payloads:
+            return
+        before = self.stats.failed
+        self.stats.retried += len(payloads)
+        for i in range(0, len(payloads), 500):
+            with self.store.transaction() as tx:
+                self._apply(tx, payloads[i:i + 500], retry=True)
+        self.stats.recovered += len(payloads) - (self.stats.failed - before)
+
+    # -- the page ---------------------------------------------------------------------------
+
+    def _apply(self, tx: Tx, records: Sequence[JSON], *, retry: bool = False) -> None:
+        m = self.m
+        if not retry:
+            self.stats.read += len(records)
+        failures: list[Failure] = []
+        items: dict[str, _Item] = {}
+        for raw in records:
+            try:
+                sid = self.stream.record_id(raw)
+            except KeyError as exc:
+                failures.append(Failure(item_key=f"missing-key:{abs(hash(repr(raw))) % 10**12}",
+                                        category="validation", payload=raw,
+                                        message=f"record has no primary key field {exc}"))
+                continue
+            proj = m.to_hub(raw)
+            errors = [f"{e.field}: {e.message}" for e in proj.errors]
+            if not errors:
+                errors = validate_entity(m.entity, proj.values, partial=True)
+            if errors:
+                failures.append(Failure(item_key=sid, category="validation", payload=raw,
+                                        message="; ".join(errors)))
+                items.pop(sid, None)
+                continue
+            modified = m.system_modified_at(raw)
+            prev = items.get(sid)
+            if prev is None or (modified or "") >= (prev.modified or ""):
+                items[sid] = _Item(sid, raw, proj.values, modified)
+
+        if items:
+            self._resolve_identity(tx, items)
+            self._merge_and_write(tx, items, failures)
+        failed_keys = {f.item_key for f in failures}
+        ok_ids = [sid for sid in items if sid not in failed_keys]
+        if failures:
+            tx.dead_letters.record(m.name, "in", failures, self.run_id)
+            for f in failures:
+                self.stats.add_failure(FailureNote(f.item_key, f.category, f.message, f.code))
+        if ok_ids:
+            tx.dead_letters.resolve(m.name, "in", ok_ids)
+
+    def _resolve_identity(self, tx: Tx, items: dict[str, _Item]) -> None:
+        m = self.m
+        links = tx.links.by_system_ids(m.name, items)
+        for sid, link in links.items():
+            items[sid].link = link
+        unlinked = [it for it in items.values() if it.link is None]
+        keys: dict[str, list[tuple[str, str]]] = {
+            it.system_id: m.key_values(it.values) for it in unlinked}
+        found = tx.match_keys.find(m.entity, (p for ks in keys.values() for p in ks))
+        candidate_ids = {rid for ids in found.values() for rid in ids}
+        taken = set(tx.links.by_record_ids(m.name, candidate_ids)) if candidate_ids else set()
+        claimed: dict[int, str] = {}
+        for it in unlinked:
+            for pair in keys[it.system_id]:
+                ids = found.get(pair, [])
+                free = [r for r in ids if r not in taken and r not in claimed]
+                if free:
+                    it.record = HubRecord(free[0], m.entity, {}, {})  # loaded below
+                    claimed[free[0]] = it.system_id
+                    break
+                if ids:
+                    # The hub record is already linked to another record of this stream: two
+                    # vendor records are one person. Folding them would lose one; creating a
+                    # second hub record would copy the duplicate everywhere. Hold it instead.
+                    it.duplicate_of = pair[0]
+                    break
+        wanted = {it.link.record_id for it in items.values() if it.link is not None}
+        wanted |= {it.record.id for it in items.values() if it.record is not None}
+        loaded = tx.records.get_many(wanted)
+        for it in items.values():
+            rid = it.link.record_id if it.link is not None else (it.record.id if it.record else None)
+            if rid is not None:
+                it.record = loaded.get(rid)
+
+    def _merge_and_write(self, tx: Tx, items: dict[str, _Item], failures: list[Failure]) -> None:
+        m = self.m
+        now = utcnow()
+        updates: list[HubRecord] = []
+        new_records: list[tuple[dict[str, Any], dict[str, list[Any]]]] = []
+        new_items: list[_Item] = []
+        pending_keys: dict[tuple[str, str], _Item] = {}
+        link_inserts: list[Link] = []
+        link_updates: list[Link] = []
+        journal: list[tuple[int, Sequence[str], str]] = []
+        key_updates: dict[int, list[tuple[str, str]]] = {}
+        held: list[NewConflict] = []
+        record_ids = [it.record.id for it in items.values() if it.record is not None]
+        open_conflicts = tx.conflicts.open_fields(m.name, record_ids) if record_ids else set()
+        agreed_pairs: list[tuple[int, str]] = []
+
+        for it in items.values():
+            if it.duplicate_of is not None:
+                failures.append(Failure(
+                    item_key=it.system_id, category="duplicate", payload=it.raw,
+                    message=f"same {it.duplicate_of} as another {m.connection} record already "
+                            "linked to the hub record; merge the two in the source system"))
+                continue
+            if it.record is None:
+                # New to the hub, unless an earlier record of this page already created it.
+                twin = next((pending_keys[p] for p in m.key_values(it.values) if p in pending_keys), None)
+                if twin is not None:
+                    failures.append(Failure(
+                        item_key=it.system_id, category="duplicate", payload=it.raw,
+                        message=f"same match key as {m.connection} record {twin.system_id} "
+                                "of the same page; merge the two in the source system"))
+                    continue
+                errors = validate_entity(m.entity, it.values, partial=False)
+                if errors:
+                    failures.append(Failure(item_key=it.system_id, category="validation",
+                                            payload=it.raw, message="; ".join(errors)))
+                    continue
+                outcome = merge_inbound(
+                    fields=m.inbound_fields, policy=m.policy, connection=m.connection,
+                    system=it.values, system_modified=it.modified, baseline=None, hub=None,
+                    hub_meta={})
+                meta = {f: [m.name, it.modified] for f in outcome.hub_changes}
+                new_records.append((outcome.hub_changes, meta))
+                it.new_index = len(new_items)
+                new_items.append(it)
+                it.values = outcome.baseline  # reuse: becomes the new link's baseline
+                for p in m.key_values(outcome.hub_changes):
+                    pending_keys[p] = it
+                continue
+
+            rec = it.record
+            outcome = merge_inbound(
+                fields=m.inbound_fields, policy=m.policy, connection=m.connection,
+                system=it.values, system_modified=it.modified,
+                baseline=it.link.baseline if it.link else None, hub=rec.data,
+                hub_meta=rec.field_meta)
+            self.stats.conflicts += len(outcome.conflicts)
+            for c in outcome.held:
+                held.append(NewConflict(m.entity, rec.id, c.field, m.name, c.hub_value,
+                                        c.system_value, c.baseline_value))
+            agreed_pairs.extend((rec.id, f) for f in outcome.agreed if (rec.id, f) in open_conflicts)
+            if outcome.hub_changes:
+                data = dict(rec.data)
+                meta = dict(rec.field_meta)
+                for f, v in outcome.hub_changes.items():
+                    if blank(v):
+                        data.pop(f, None)
+                    else:
+                        data[f] = v
+                    meta[f] = [m.name, it.modified or now]
+                updates.append(HubRecord(rec.id, rec.entity, data, meta, rec.version + 1))
+                journal.append((rec.id, sorted(outcome.hub_changes), m.name))
+                key_updates[rec.id] = m.key_values(data)
+                self.stats.updated += 1
+            else:
+                self.stats.unchanged += 1
+            baseline = {**(it.link.baseline if it.link else {}), **outcome.baseline}
+            if it.link is None:
+                link_inserts.append(Link(m.name, it.system_id, rec.id, baseline, it.modified))
+            elif baseline != it.link.baseline or it.modified != it.link.system_modified:
+                link_updates.append(Link(m.name, it.system_id, rec.id, baseline, it.modified))
+
+        if new_records:
+            ids = tx.records.insert_many(m.entity, new_records)
+            for it, rid in zip(new_items, ids):
+                link_inserts.append(Link(m.name, it.system_id, rid, it.values, it.modified))
+                data = new_records[it.new_index or 0][0]
+                journal.append((rid, sorted(data), m.name))
+                key_updates[rid] = m.key_values(data)
+            self.stats.created += len(ids)
+        tx.records.update_many(updates)
+        tx.links.insert_many(link_inserts)
+        tx.links.update_many(link_updates)
+        tx.journal.append_many(m.entity, journal, self.run_id)
+        if key_updates:
+            tx.match_keys.replace(m.entity, key_updates, names=[k.name for k in m.match_keys])
+        if held:
+            self.stats.held += tx.conflicts.hold(held)
+        if agreed_pairs:
+            tx.conflicts.close_fields(m.name, agreed_pairs, "agreed")
+

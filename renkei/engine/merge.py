@@ -1,0 +1,184 @@
+"""Field-level three-way merge of one system record into one hub record (DESIGN.md, fixed).
+
+For every mapped field the link keeps a *baseline*: the value both sides last agreed on.
+A system value that differs from its baseline is a change from that system; if the hub value
+also moved away from the baseline, the two changed concurrently: a conflict, settled by the
+field's policy. Two policies also guard every write, not only conflicts, because that is what
+their names promise: ``fill_if_blank`` only ever writes into an empty target, and
+``write_once`` never overwrites a value once set. Under those two the baseline tracks the
+system's last seen value, so a difference the policy keeps is not re-examined on every run.
+
+This module is pure (no I/O) so the rules can be tested exhaustively and stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Policy(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def owner(self) -> str | None: ...
+
+
+def blank(value: Any) -> bool:
+    """None, an empty string or an empty list: "no value" in every system."""
+    return value is None or value == "" or value == []
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal meaning: all blanks are one value."""
+    if blank(a) and blank(b):
+        return True
+    return bool(a == b)
+
+
+@dataclass
+class HeldConflict:
+    field: str
+    hub_value: Any
+    system_value: Any
+    baseline_value: Any
+
+
+@dataclass
+class MergeOutcome:
+    """What merging one system record decided.
+
+    Attributes:
+        hub_changes: Hub fields to set, with their new values.
+        baseline: The link's new baseline (all inbound fields).
+        held: Conflicts held for a person (policy ``manual``).
+        agreed: Fields whose manual conflict is moot now that both sides agree.
+        conflicts: Fields that conflicted (held or settled by a policy).
+    """
+
+    hub_changes: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] = field(default_factory=dict)
+    held: list[HeldConflict] = field(default_factory=list)
+    agreed: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+_MISSING = object()
+
+
+def merge_inbound(
+    *,
+    fields: Sequence[str],
+    policy: Callable[[str], Policy],
+    connection: str,
+    system: Mapping[str, Any],
+    system_modified: str | None,
+    baseline: Mapping[str, Any] | None,
+    hub: Mapping[str, Any] | None,
+    hub_meta: Mapping[str, Sequence[Any]],
+) -> MergeOutcome:
+    """Merge the projected system values of one record into its hub record.
+
+    Args:
+        fields: The mapping's inbound entity fields.
+        policy: Conflict policy per field.
+        connection: The connection the record came from (``system_wins`` owner check).
+        system: Projected system values (hub representation).
+        system_modified: The system record's own modification time (canonical UTC) or None.
+        baseline: The link's baseline, or None when the record is not linked yet.
+        hub: The hub record's data, or None when the hub record is new.
+        hub_meta: Per hub field ``[source, source modification time]``.
+    """
+    out = MergeOutcome()
+    base_map: Mapping[str, Any] = baseline if baseline is not None else {}
+    for f in fields:
+        s = system.get(f)
+        b = base_map.get(f, _MISSING)
+        out.baseline[f] = b if b is not _MISSING else None
+        if hub is None:  # a new hub record: everything the system has is accepted
+            if not blank(s):
+                out.hub_changes[f] = s
+            out.baseline[f] = s
+            continue
+        h = hub.get(f)
+        pol = policy(f)
+        if b is not _MISSING and same(s, b):
+            continue  # the system did not change this field
+        if same(s, h):
+            out.baseline[f] = s  # both sides already agree
+            out.agreed.append(f)
+            continue
+        if pol.kind in ("fill_if_blank", "write_once"):
+            # Guards: only ever write into an empty hub field.
+            if blank(h):
+                out.hub_changes[f] = s
+            elif b is not _MISSING and not same(h, b):
+                out.conflicts.append(f)
+            out.baseline[f] = s
+            continue
+        hub_moved = b is _MISSING or not same(h, b)
+        if not hub_moved or blank(h):
+            out.hub_changes[f] = s  # a change on the system side only (or filling a blank)
+            out.baseline[f] = s
+            continue
+        if b is _MISSING and blank(s):
+            out.baseline[f] = s  # first meeting; the system is blank: outbound fills it
+            continue
+        # Both sides moved away from the baseline, to different values: a conflict.
+        out.conflicts.append(f)
+        if pol.kind == "system_wins":
+            if pol.owner == connection:
+                out.hub_changes[f] = s
+                out.baseline[f] = s
+        elif pol.kind == "newest_wins":
+            meta = hub_meta.get(f)
+            hub_time = meta[1] if meta and len(meta) > 1 else None
+            if system_modified is not None and (hub_time is None or system_modified > hub_time):
+                out.hub_changes[f] = s
+                out.baseline[f] = s
+        elif pol.kind == "manual":
+            out.held.append(HeldConflict(f, h, s, None if b is _MISSING else b))
+        # otherwise the hub keeps its value and the unchanged baseline makes outbound push it
+    return out
+
+
+def outbound_changes(
+    *,
+    fields: Sequence[str],
+    policy: Callable[[str], Policy],
+    hub: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None,
+    held: set[str],
+) -> dict[str, Any]:
+    """Hub fields to write to a system: those that differ from the link's baseline.
+
+    Args:
+        fields: The mapping's outbound entity fields.
+        policy: Conflict policy per field (``fill_if_blank``/``write_once`` guard the target).
+        hub: The hub record's data.
+        baseline: The link's baseline, or None for a record the system does not have yet.
+        held: Fields held by an open manual conflict of this mapping: not written.
+    """
+    changes: dict[str, Any] = {}
+    if baseline is None:
+        for f in fields:
+            if not blank(hub.get(f)):
+                changes[f] = hub.get(f)
+        return changes
+    for f in fields:
+        if f in held:
+            continue
+        h = hub.get(f)
+        b = baseline.get(f, _MISSING)
+        if b is _MISSING:
+            if not blank(h):
+                changes[f] = h
+            continue
+        if same(h, b):
+            continue
+        if policy(f).kind in ("fill_if_blank", "write_once") and not blank(b):
+            continue
+        changes[f] = h
+    return changes

@@ -1,0 +1,242 @@
+"""Outbound: hub changes → one system (DESIGN.md "Outbound").
+
+Reads the journal after the mapping's outbound cursor in windows, collapses entries per
+record, applies the mapping's filter, projects, compares with the link's baseline, and writes
+only the fields that differ, in batches of the vendor's maximum. Baselines move from the
+per-record results, failed records go to dead letters (retried on later runs unless the
+reason is permanent), and the cursor moves only once a whole window is done: a crash re-runs
+the window, and the baselines make the re-run write nothing that already landed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.sdk.base import Connector
+from connectors.sdk.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectorError,
+    QuotaExhaustedError,
+)
+from connectors.sdk.types import StreamSpec, WriteMode, WriteOp, WriteResult
+from renkei.engine.merge import blank, outbound_changes
+from renkei.engine.stats import FailureNote, MappingStats
+from renkei.mapping import Mapping as CompiledMapping
+from renkei.store import Failure, HubRecord, Link, Store
+
+WINDOW = 5000
+Step = Callable[[str, Callable[[], Any]], Any]
+
+
+def direct(_name: str, fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+@dataclass
+class PlannedWrite:
+    """One record a system would receive, for ``renkei plan`` and the batch writer."""
+
+    record_id: int
+    mode: WriteMode
+    system_id: str | None
+    hub_values: dict[str, Any]
+    system_values: dict[str, Any]
+    before: dict[str, Any] = field(default_factory=dict)
+
+
+class StopMapping(Exception):
+    """The whole mapping must stop for this run (vendor down, quota spent, bad credentials)."""
+
+
+class Outbound:
+    """Pushes hub changes to one mapping's system.
+
+    Args:
+        store: The state store.
+        mapping: The compiled mapping.
+        connector: The connector of the mapping's connection.
+        stream: The stream spec (batch size, write modes).
+        stats: Where to count.
+        run_id: For dead letters.
+        step: Wraps each batch write (a Prefect task in flows; a direct call otherwise).
+        plan: When given, writes are collected here and nothing is sent or stored.
+    """
+
+    def __init__(self, store: Store, mapping: CompiledMapping, connector: Connector,
+                 stream: StreamSpec, stats: MappingStats, run_id: str | None, *,
+                 step: Step = direct, plan: list[PlannedWrite] | None = None):
+        self.store = store
+        self.m = mapping
+        self.connector = connector
+        self.stream = stream
+        self.stats = stats
+        self.run_id = run_id
+        self.step = step
+        self.plan = plan
+
+    def run(self) -> None:
+        m = self.m
+        with self.store.transaction() as tx:
+            cursor = int((tx.cursors.get(m.name, "out") or {}).get("seq", 0))
+            retry_ids = [d.record_id for d in tx.dead_letters.open(m.name, "out")
+                         if d.record_id is not None and not d.permanent]
+        self.stats.retried += len(retry_ids)
+        first = True
+        while True:
+            with self.store.transaction() as tx:
+                entries = tx.journal.read(m.entity, after=cursor, limit=WINDOW)
+            if not entries and not (first and retry_ids):
+                break
+            ids = list(dict.fromkeys([*(retry_ids if first else []),
+                                      *(e.record_id for e in entries)]))
+            first = False
+            try:
+                for i in range(0, len(ids), self.stream.write_batch_size * 4):
+                    self._process(ids[i:i + self.stream.write_batch_size * 4])
+            except StopMapping:
+                return  # the window stays unconsumed; the next run retries it
+            if not entries:
+                break
+            cursor = entries[-1].seq
+            if self.plan is None:
+                with self.store.transaction() as tx:
+                    tx.cursors.set(m.name, "out", {"seq": cursor})
+
+    def _process(self, record_ids: Sequence[int]) -> None:
+        m = self.m
+        with self.store.transaction() as tx:
+            records = tx.records.get_many(record_ids)
+            links = tx.links.by_record_ids(m.name, record_ids)
+            held = tx.conflicts.open_fields(m.name, record_ids)
+        writes: list[PlannedWrite] = []
+        failures: list[Failure] = []
+        for rid in record_ids:
+            rec = records.get(rid)
+            if rec is None or rec.entity != m.entity:
+                continue
+            planned = self._plan_record(rec, links.get(rid), {f for r, f in held if r == rid},
+                                        failures)
+            if planned is not None:
+                writes.append(planned)
+        if self.plan is not None:
+            self.plan.extend(writes)
+            return
+        if failures:
+            self._record_failures(failures)
+        by_mode: dict[WriteMode, list[PlannedWrite]] = {}
+        for w in writes:
+            by_mode.setdefault(w.mode, []).append(w)
+        size = self.stream.write_batch_size
+        for mode, group in by_mode.items():
+            for i in range(0, len(group), size):
+                batch = group[i:i + size]
+                self.step(f"write {len(batch)} to {m.connection}.{m.stream}",
+                          lambda batch=batch: self._write_batch(batch))
+
+    def _plan_record(self, rec: HubRecord, link: Link | None, held: set[str],
+                     failures: list[Failure]) -> PlannedWrite | None:
+        m = self.m
+        if not m.passes_outbound_filter(rec.data):
+            self.stats.skipped_by_filter += 1
+            return None
+        changes = outbound_changes(fields=m.outbound_fields, policy=m.policy, hub=rec.data,
+                                   baseline=link.baseline if link else None, held=held)
+        if not changes:
+            self.stats.unchanged += 1
+            return None
+        proj = m.to_system(changes)
+        if proj.errors:
+            failures.append(Failure(item_key=str(rec.id), record_id=rec.id, category="validation",
+                                    message="; ".join(f"{e.field}: {e.message}" for e in proj.errors)))
+            return None
+        if link is None:
+            # Fields the system needs for a create but that are blank in the hub are simply
+            # absent; the vendor's validation reports them per record.
+            hub_values = {f: rec.data.get(f) for f in m.outbound_fields}
+            return PlannedWrite(rec.id, WriteMode.CREATE, None, hub_values, proj.values)
+        before = {f: link.baseline.get(f) for f in changes}
+        return PlannedWrite(rec.id, WriteMode.UPDATE, link.system_id, changes, proj.values, before)
+
+    def _write_batch(self, batch: list[PlannedWrite]) -> None:
+        m = self.m
+        ops = [WriteOp(mode=w.mode, values=w.system_values, id=w.system_id,
+                       ref=f"{m.entity}:{w.record_id}") for w in batch]
+        started = time.perf_counter()
+        try:
+            results = self.connector.write(m.stream, ops)
+        except ConnectorError as exc:
+            self.stats.error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, (AuthenticationError, ConfigurationError)):
+                raise StopMapping() from None
+            self._record_failures([
+                Failure(item_key=str(w.record_id), record_id=w.record_id, category=exc.category,
+                        message=f"batch failed: {exc}", code=exc.vendor_code, retriable=True)
+                for w in batch])
+            raise StopMapping() from None
+        finally:
+            self.stats.write_calls += 1
+            self.stats.duration_s += time.perf_counter() - started
+        if len(results) != len(batch):
+            raise ConnectorError(f"{m.connection} returned {len(results)} results for "
+                                 f"{len(batch)} records")
+        self._commit_results(batch, results)
+
+    def _commit_results(self, batch: list[PlannedWrite], results: list[WriteResult]) -> None:
+        m = self.m
+        failures: list[Failure] = []
+        ok: list[str] = []
+        with self.store.transaction() as tx:
+            created = {r.id: w for w, r in zip(batch, results)
+                       if r.ok and w.mode is WriteMode.CREATE and r.id}
+            already = tx.links.by_system_ids(m.name, [sid for sid in created if sid]) if created else {}
+            links = tx.links.by_record_ids(m.name, [w.record_id for w in batch])
+            inserts: list[Link] = []
+            updates: list[Link] = []
+            for w, r in zip(batch, results):
+                if not r.ok or r.id is None:
+                    err = r.error
+                    failures.append(Failure(
+                        item_key=str(w.record_id), record_id=w.record_id,
+                        category=err.category.value if err else "unknown",
+                        message=err.message if err else "no id returned",
+                        code=err.code if err else None, retriable=bool(err and err.retriable)))
+                    continue
+                ok.append(str(w.record_id))
+                link = links.get(w.record_id)
+                if link is not None:
+                    link.baseline = {**link.baseline, **w.hub_values}
+                    updates.append(link)
+                    self.stats.updated += 1
+                elif r.id in already and already[r.id].record_id != w.record_id:
+                    failures.append(Failure(
+                        item_key=str(w.record_id), record_id=w.record_id, category="duplicate",
+                        message=f"{m.connection} merged this record into its record {r.id}, "
+                                f"which is linked to hub record {already[r.id].record_id}"))
+                    ok.pop()
+                else:
+                    inserts.append(Link(m.name, r.id, w.record_id, dict(w.hub_values), None))
+                    if r.created:
+                        self.stats.created += 1
+                    else:
+                        self.stats.updated += 1
+            tx.links.insert_many(inserts)
+            tx.links.update_many(updates)
+            if ok:
+                tx.dead_letters.resolve(m.name, "out", ok)
+            if failures:
+                tx.dead_letters.record(m.name, "out", failures, self.run_id)
+        for f in failures:
+            self.stats.add_failure(FailureNote(f.item_key, f.category, f.message, f.code))
+
+    def _record_failures(self, failures: list[Failure]) -> None:
+        with self.store.transaction() as tx:
+            tx.dead_letters.record(self.m.name, "out", failures, self.run_id)
+        for f in failures:
+            self.stats.add_failure(FailureNote(f.item_key, f.category, f.message, f.code))
+
+
+__all__ = ["Outbound", "PlannedWrite", "QuotaExhaustedError", "StopMapping", "blank", "direct"]

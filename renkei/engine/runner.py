@@ -1,0 +1,118 @@
+"""One sync run of one entity: inbound from every mapping, then outbound to every mapping.
+
+The runner knows nothing about Prefect; a flow passes ``step`` to run each page and batch as
+a task, and reads the :class:`RunSummary` to build its artifacts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from connectors.sdk.errors import ConnectorError
+from renkei.engine.inbound import Inbound
+from renkei.engine.outbound import Outbound, PlannedWrite, Step, direct
+from renkei.engine.stats import MappingStats, RunSummary
+from renkei.mapping import Mapping
+from renkei.project import Project
+from renkei.store import Store
+
+log = logging.getLogger("renkei.sync")
+
+
+class SyncRunner:
+    """Runs syncs of a project against a store.
+
+    Args:
+        project: Connections and mappings.
+        store: The state store (a dry-run store for ``renkei plan``).
+        step: Wraps each page ingest and batch write (Prefect tasks in flows).
+        plan: When given, outbound writes are collected here instead of sent.
+        progress: Called after each step with (done steps, mapping name).
+    """
+
+    def __init__(self, project: Project, store: Store, *, step: Step = direct,
+                 plan: dict[str, list[PlannedWrite]] | None = None,
+                 progress: Callable[[int, str], None] | None = None):
+        self.project = project
+        self.store = store
+        self.step = step
+        self.plan = plan
+        self.progress = progress
+        self._steps = 0
+
+    def sync(self, entity: str, *, mappings: Sequence[str] | None = None,
+             run_id: str | None = None, flow_run_id: str | None = None) -> RunSummary:
+        """Sync one entity: every mapping's inbound, then every mapping's outbound."""
+        selected = [m for m in self.project.mappings_for(entity)
+                    if mappings is None or m.name in mappings]
+        summary = RunSummary(run_id=run_id or uuid.uuid4().hex, entity=entity)
+        if self.plan is None:
+            with self.store.transaction() as tx:
+                tx.runs.start(summary.run_id, "sync", entity, flow_run_id)
+        self.project.ledger.drain()  # calls made before the run are not the run's
+        summary.status = "failed"
+        try:
+            for m in selected:
+                if m.inbound_fields:
+                    self._phase(summary, m, "in", self._inbound)
+            for m in selected:
+                if m.outbound_fields:
+                    self._phase(summary, m, "out", self._outbound)
+            summary.status = "partial" if any(s.error for s in summary.stats) else "completed"
+        finally:
+            if self.plan is None:
+                with self.store.transaction() as tx:
+                    tx.runs.finish(summary.run_id, summary.status, summary.as_json())
+        return summary
+
+    def _phase(self, summary: RunSummary, m: Mapping, direction: str,
+               body: Callable[[Mapping, MappingStats, str], None]) -> None:
+        stats = summary.get(m.name, direction)
+        started = time.perf_counter()
+        try:
+            body(m, stats, summary.run_id)
+        except ConnectorError as exc:
+            stats.error = f"{type(exc).__name__}: {exc}"
+            log.error("%s %s stopped: %s", m.name, direction, stats.error)
+        finally:
+            stats.duration_s = time.perf_counter() - started
+            calls = self.project.ledger.drain()
+            stats.api_calls += len(calls)
+            if self.plan is None and calls:
+                with self.store.transaction() as tx:
+                    tx.ledger.add(calls, summary.run_id)
+
+    def _tick(self, name: str) -> None:
+        self._steps += 1
+        if self.progress is not None:
+            self.progress(self._steps, name)
+
+    def _inbound(self, m: Mapping, stats: MappingStats, run_id: str) -> None:
+        connector = self.project.connector(m.connection)
+        stream = connector.stream(m.stream)
+        inbound = Inbound(self.store, m, stream, stats, run_id)
+        inbound.retry_dead_letters()
+        with self.store.transaction() as tx:
+            state = tx.cursors.get(m.name, "in")
+        for page in connector.read(m.stream, state):
+            self.step(f"ingest {len(page.records)} from {m.connection}.{m.stream}",
+                      lambda page=page: inbound.apply_page(page.records, page.state))
+            self._tick(m.name)
+
+    def _outbound(self, m: Mapping, stats: MappingStats, run_id: str) -> None:
+        connector = self.project.connector(m.connection)
+        stream = connector.stream(m.stream)
+        plan = None
+        if self.plan is not None:
+            plan = self.plan.setdefault(m.name, [])
+
+        def step(name: str, fn: Callable[[], Any]) -> Any:
+            result = self.step(name, fn)
+            self._tick(m.name)
+            return result
+
+        Outbound(self.store, m, connector, stream, stats, run_id, step=step, plan=plan).run()

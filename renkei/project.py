@@ -1,0 +1,157 @@
+"""The project: which connections exist, where the mappings and the state store live.
+
+A project is a ``renkei.yaml``::
+
+    database: sqlite:///.renkei/renkei.db     # or RENKEI_DATABASE_URL
+    mappings: mappings                         # directory of mapping files
+    ca_bundle: null                            # extra CA to trust (the sandbox's)
+    connections:
+      marketo:
+        type: marketo                          # a connector from the renkei.connectors group
+        config:
+          base_url: https://123-ABC-456.mktorest.com
+          client_id: ${MARKETO_CLIENT_ID}
+          client_secret: ${MARKETO_CLIENT_SECRET}   # secrets come from the environment...
+          # ...or from a file only its owner can read: ${file:/run/secrets/marketo}
+
+Values are never logged; ``${NAME}`` that is not set is an error naming the key, not the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Mapping as TMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connectors.sdk.base import Connector, ConnectorContext
+from connectors.sdk.errors import ConfigurationError
+from connectors.sdk.ledger import MemoryLedger
+from connectors.sdk.registry import connector_class
+from connectors.sdk.types import StreamSpec
+from renkei.mapping import Mapping, load_mappings
+
+_REF = re.compile(r"\$\{([^}]+)\}")
+PROJECT_FILE = "renkei.yaml"
+
+
+class ProjectError(Exception):
+    """The project file is missing or wrong."""
+
+
+def _resolve(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref.startswith("file:"):
+            path = Path(ref[5:]).expanduser()
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                raise ProjectError(f"{where}: secret file {path} does not exist") from None
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ProjectError(f"{where}: secret file {path} is readable by others "
+                                   f"(mode {stat.filemode(mode)}); chmod 600 it")
+            return path.read_text(encoding="utf-8").strip()
+        name = ref[4:] if ref.startswith("env:") else ref
+        if name not in os.environ:
+            raise ProjectError(f"{where}: environment variable {name} is not set")
+        return os.environ[name]
+
+    return _REF.sub(sub, value)
+
+
+@dataclass
+class Project:
+    """A loaded project. Connectors are created lazily and shared within the process."""
+
+    root: Path
+    database_url: str | None
+    mappings_dir: Path
+    connections: dict[str, dict[str, Any]]
+    ca_bundle: str | None = None
+    ledger: MemoryLedger = field(default_factory=MemoryLedger)
+    _connectors: dict[str, Connector] = field(default_factory=dict, repr=False)
+    _mappings: list[Mapping] | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> Project:
+        """Load ``renkei.yaml`` from ``path`` (a file or directory), ``RENKEI_PROJECT``, or ``.``."""
+        p = Path(path or os.environ.get("RENKEI_PROJECT") or ".")
+        if p.is_dir():
+            p = p / PROJECT_FILE
+        if not p.exists():
+            raise ProjectError(f"{p}: no project file (run `renkei demo`, or write one: see README)")
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ProjectError(f"{p}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ProjectError(f"{p}: must be a mapping of settings")
+        root = p.parent.resolve()
+        conns = raw.get("connections") or {}
+        if not isinstance(conns, dict):
+            raise ProjectError(f"{p}: connections must be a mapping of name → settings")
+        for name, c in conns.items():
+            if not isinstance(c, dict) or "type" not in c:
+                raise ProjectError(f"{p}: connections.{name}: needs a `type`")
+        mappings = raw.get("mappings", "mappings")
+        ca = raw.get("ca_bundle")
+        return cls(root=root, database_url=raw.get("database"),
+                   mappings_dir=(root / mappings).resolve(), connections=conns,
+                   ca_bundle=str((root / ca).resolve()) if ca else None)
+
+    def connector(self, name: str) -> Connector:
+        """The connector of connection ``name`` (created on first use)."""
+        if name not in self._connectors:
+            settings = self.connections.get(name)
+            if settings is None:
+                known = ", ".join(sorted(self.connections)) or "none"
+                raise ConfigurationError(f"no connection {name!r} in the project (known: {known})")
+            cls = connector_class(str(settings["type"]))
+            config = _resolve(settings.get("config") or {}, f"connections.{name}.config")
+            context = ConnectorContext(connection=name, ledger=self.ledger, ca_bundle=self.ca_bundle)
+            self._connectors[name] = cls(config, context=context)
+        return self._connectors[name]
+
+    def stream_lookup(self, connection: str, stream: str) -> StreamSpec | None:
+        """The stream spec, or None if the connection cannot tell (unreachable, unknown)."""
+        try:
+            return self.connector(connection).stream(stream)
+        except Exception:  # validation must work offline; it then skips system-field checks
+            return None
+
+    def mappings(self) -> list[Mapping]:
+        if self._mappings is None:
+            self._mappings = load_mappings(self.mappings_dir)
+        return self._mappings
+
+    def mappings_for(self, entity: str) -> list[Mapping]:
+        return [m for m in self.mappings() if m.entity == entity]
+
+    def entities(self) -> list[str]:
+        return sorted({m.entity for m in self.mappings()})
+
+    def close(self) -> None:
+        for c in self._connectors.values():
+            c.close()
+        self._connectors.clear()
+
+
+def write_project(path: Path, settings: TMapping[str, Any]) -> Path:
+    """Write a ``renkei.yaml`` (used by the demo)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(settings), allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+    return path
