@@ -101,6 +101,7 @@ class TokenAuth(httpx.Auth):
         self._parse_token = parse_token
         self._is_expired = is_expired
         self._margin = refresh_margin_s
+        self._margin_now = refresh_margin_s
         self._token: str | None = None
         self._expires_at = 0.0
         self.refreshes = 0
@@ -114,11 +115,14 @@ class TokenAuth(httpx.Auth):
         response = yield token_request
         token, lifetime = self._parse_token(response)
         self._token = token
+        # A vendor that hands back the same token with its remaining life (Marketo) must not
+        # make us fetch on every call near the end: never refresh earlier than half its life.
         self._expires_at = time.monotonic() + lifetime
+        self._margin_now = min(self._margin, lifetime / 2)
         self.refreshes += 1
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._token is None or time.monotonic() > self._expires_at - self._margin:
+        if self._token is None or time.monotonic() > self._expires_at - self._margin_now:
             yield from self._fetch()
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request

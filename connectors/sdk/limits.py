@@ -55,14 +55,15 @@ class AccountLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._starts: deque[float] = deque()
+        # One mutable [time] per call in the window: its start, moved to its end when it ends.
+        self._starts: deque[list[float]] = deque()
         self._sem = threading.BoundedSemaphore(policy.concurrency) if policy.concurrency else None
         self._blocked_until = 0.0
         self.used_today = 0
         self.waited_s = 0.0
 
-    def _reserve(self) -> float:
-        """Reserve a start time in the window; returns how long to wait before starting."""
+    def _reserve(self) -> tuple[float, list[float] | None]:
+        """Reserve a start time in the window; returns how long to wait, and the window entry."""
         with self._lock:
             if self.policy.daily_quota and self.used_today >= self.policy.daily_quota:
                 raise QuotaExhaustedError(
@@ -70,29 +71,38 @@ class AccountLimiter:
                 )
             now = self._clock()
             start = max(now, self._blocked_until)
+            entry: list[float] | None = None
             if self.policy.calls:
                 window = self.policy.window_s
-                while self._starts and self._starts[0] <= start - window:
-                    self._starts.popleft()
+                # A call stays in the window from its start until its answer came back (see
+                # slot()): the vendor counts it on arrival, which is after our start (a token
+                # fetch or a slow connection may come first) and before our answer.
+                self._starts = deque(e for e in self._starts if e[0] > start - window)
                 if len(self._starts) >= self.policy.calls:
-                    # The call may start when the oldest of the last `calls` starts leaves the window.
-                    start = max(start, self._starts[-self.policy.calls] + window)
-                self._starts.append(start)
+                    # The call may start when the oldest of the last `calls` calls leaves the window.
+                    times = sorted(e[0] for e in self._starts)
+                    start = max(start, times[-self.policy.calls] + window)
+                entry = [start]
+                self._starts.append(entry)
             self.used_today += 1
-            return start - now
+            return start - now, entry
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one call slot for the duration of a request."""
         if self._sem is not None:
             self._sem.acquire()
+        entry: list[float] | None = None
         try:
-            wait = self._reserve()
+            wait, entry = self._reserve()
             if wait > 0:
                 self.waited_s += wait
                 self._sleep(wait)
             yield
         finally:
+            if entry is not None:
+                with self._lock:
+                    entry[0] = max(entry[0], self._clock())
             if self._sem is not None:
                 self._sem.release()
 
