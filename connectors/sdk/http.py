@@ -9,6 +9,7 @@ into an error (``classify``), because every vendor says "slow down" differently.
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timezone
@@ -71,6 +72,19 @@ def default_classify(response: httpx.Response) -> ConnectorError | None:
     if status >= 500:
         return VendorUnavailableError("vendor error", status=status)
     return None
+
+
+def tls_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """TLS verification: the system CAs, plus an extra CA file when one is given.
+
+    The extra CA (the sandbox's) is trusted in addition to, never instead of, the system
+    store, and verification is never switched off by a path.
+    """
+    if isinstance(verify, bool):
+        return verify
+    ctx = ssl.create_default_context()
+    ctx.load_verify_locations(cafile=verify)
+    return ctx
 
 
 class TokenAuth(httpx.Auth):
@@ -174,7 +188,7 @@ class HttpClient:
         self._client = httpx.Client(
             base_url=base_url,
             auth=auth,
-            verify=verify,
+            verify=tls_context(verify),
             timeout=httpx.Timeout(timeout_s),
             headers={"User-Agent": "renkei/0.1", **(headers or {})},
             event_hooks={"request": [self._on_request], "response": [self._on_response]},

@@ -15,10 +15,11 @@ from typing import Any
 
 from connectors.sdk.types import JSON, StreamSpec
 from renkei.clock import utcnow
-from renkei.engine.merge import blank, merge_inbound
+from renkei.engine.merge import blank, field_equality, merge_inbound
 from renkei.engine.stats import FailureNote, MappingStats
 from renkei.entities import validate_entity
 from renkei.mapping import Mapping as CompiledMapping
+from renkei.mapping import normalize_key
 from renkei.store import Failure, HubRecord, Link, NewConflict, Store, Tx
 
 
@@ -56,6 +57,7 @@ class Inbound:
         self.stream = stream
         self.stats = stats
         self.run_id = run_id
+        self.equal = field_equality(mapping.match_keys, normalize_key)
 
     def apply_page(self, records: Sequence[JSON], state: Mapping[str, Any] | None) -> None:
         """Apply one page and move the read cursor to ``state``, atomically."""
@@ -209,7 +211,7 @@ class Inbound:
                 fields=m.inbound_fields, policy=m.policy, connection=m.connection,
                 system=it.values, system_modified=it.modified,
                 baseline=it.link.baseline if it.link else None, hub=rec.data,
-                hub_meta=rec.field_meta)
+                hub_meta=rec.field_meta, equal=self.equal)
             self.stats.conflicts += len(outcome.conflicts)
             for c in outcome.held:
                 held.append(NewConflict(m.entity, rec.id, c.field, m.name, c.hub_value,

@@ -38,6 +38,30 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+Equality = Mapping[str, Callable[[Any, Any], bool]]
+"""Per-field equivalence where plain equality is too strict (see :func:`field_equality`)."""
+
+
+def field_equality(match_keys: Sequence[Any], normalize: Callable[[str, Any], Any]) -> dict[str, Callable[[Any, Any], bool]]:
+    """Fields compared through their match-key normaliser.
+
+    株式会社サクラ精機 and サクラ精機 are one company to the match key; treating them as
+    different values would raise a conflict, or a pointless write, for a mere spelling. Each
+    system keeps its own spelling until someone really changes the value. E-mail and phone
+    normalisers are left out: their transforms already canonicalise the value.
+    """
+    out: dict[str, Callable[[Any, Any], bool]] = {}
+    for key in match_keys:
+        for f, n in zip(key.fields, key.normalizers):
+            if n in ("company", "text", "kana") and f not in out:
+                def eq(a: Any, b: Any, n: str = n) -> bool:
+                    if blank(a) or blank(b):
+                        return blank(a) and blank(b)
+                    return bool(a == b or normalize(n, a) == normalize(n, b))
+                out[f] = eq
+    return out
+
+
 @dataclass
 class HeldConflict:
     field: str
@@ -78,6 +102,7 @@ def merge_inbound(
     baseline: Mapping[str, Any] | None,
     hub: Mapping[str, Any] | None,
     hub_meta: Mapping[str, Sequence[Any]],
+    equal: Equality | None = None,
 ) -> MergeOutcome:
     """Merge the projected system values of one record into its hub record.
 
@@ -90,8 +115,10 @@ def merge_inbound(
         baseline: The link's baseline, or None when the record is not linked yet.
         hub: The hub record's data, or None when the hub record is new.
         hub_meta: Per hub field ``[source, source modification time]``.
+        equal: Per-field equivalence; plain :func:`same` for the others.
     """
     out = MergeOutcome()
+    eqs = equal or {}
     base_map: Mapping[str, Any] = baseline if baseline is not None else {}
     for f in fields:
         s = system.get(f)
@@ -104,9 +131,10 @@ def merge_inbound(
             continue
         h = hub.get(f)
         pol = policy(f)
-        if b is not _MISSING and same(s, b):
+        eq = eqs.get(f, same)
+        if b is not _MISSING and eq(s, b):
             continue  # the system did not change this field
-        if same(s, h):
+        if eq(s, h):
             out.baseline[f] = s  # both sides already agree
             out.agreed.append(f)
             continue
@@ -114,11 +142,11 @@ def merge_inbound(
             # Guards: only ever write into an empty hub field.
             if blank(h):
                 out.hub_changes[f] = s
-            elif b is not _MISSING and not same(h, b):
+            elif b is not _MISSING and not eq(h, b):
                 out.conflicts.append(f)
             out.baseline[f] = s
             continue
-        hub_moved = b is _MISSING or not same(h, b)
+        hub_moved = b is _MISSING or not eq(h, b)
         if not hub_moved or blank(h):
             out.hub_changes[f] = s  # a change on the system side only (or filling a blank)
             out.baseline[f] = s
@@ -151,6 +179,7 @@ def outbound_changes(
     hub: Mapping[str, Any],
     baseline: Mapping[str, Any] | None,
     held: set[str],
+    equal: Equality | None = None,
 ) -> dict[str, Any]:
     """Hub fields to write to a system: those that differ from the link's baseline.
 
@@ -176,7 +205,7 @@ def outbound_changes(
             if not blank(h):
                 changes[f] = h
             continue
-        if same(h, b):
+        if (equal or {}).get(f, same)(h, b):
             continue
         if policy(f).kind in ("fill_if_blank", "write_once") and not blank(b):
             continue

@@ -23,9 +23,10 @@ from connectors.sdk.errors import (
     QuotaExhaustedError,
 )
 from connectors.sdk.types import StreamSpec, WriteMode, WriteOp, WriteResult
-from renkei.engine.merge import blank, outbound_changes
+from renkei.engine.merge import blank, field_equality, outbound_changes
 from renkei.engine.stats import FailureNote, MappingStats
 from renkei.mapping import Mapping as CompiledMapping
+from renkei.mapping import normalize_key
 from renkei.store import Failure, HubRecord, Link, Store
 
 WINDOW = 5000
@@ -77,6 +78,7 @@ class Outbound:
         self.run_id = run_id
         self.step = step
         self.plan = plan
+        self.equal = field_equality(mapping.match_keys, normalize_key)
 
     def run(self) -> None:
         m = self.m
@@ -144,7 +146,8 @@ class Outbound:
             self.stats.skipped_by_filter += 1
             return None
         changes = outbound_changes(fields=m.outbound_fields, policy=m.policy, hub=rec.data,
-                                   baseline=link.baseline if link else None, held=held)
+                                   baseline=link.baseline if link else None, held=held,
+                                   equal=self.equal)
         if not changes:
             self.stats.unchanged += 1
             return None

@@ -285,3 +285,22 @@ def test_vendor_down_for_the_whole_run_then_rerun_converges(world: World) -> Non
     assert out.write_calls == 1, "stop after the first failed batch, no retry storm"
     world.sync()
     assert _counts(world) == (60, 60, 60)
+
+
+def test_company_spelling_variants_are_not_a_conflict(tmp_path: Path, store: Store) -> None:
+    """株式会社サクラ精機 vs サクラ精機: same company to the match key, so no conflict (#2)."""
+    key = ("  - name: person_at_company\n    fields: [last_name, company]\n"
+           "    normalize: [text, company]\n")
+    ma = ma_mapping("manual").replace("conflict:\n", key + "conflict:\n", 1)
+    crm = crm_mapping("manual").replace("conflict:\n", key + "conflict:\n", 1)
+    w = make_world(tmp_path, store, ma=ma, crm=crm)
+    ma_id = w.ma.create({"email": "v@example.com", "last_name": "V", "company": "株式会社サクラ精機"})
+    crm_id = w.crm.create({"Email": "v@example.com", "LastName": "V", "Company": "ｻｸﾗ精機"})
+    s = w.sync()
+    assert sum(x.conflicts + x.held for x in s.stats) == 0
+    assert w.crm.records[crm_id]["Company"] == "ｻｸﾗ精機"      # each keeps its own spelling
+    assert w.ma.records[ma_id]["company"] == "株式会社サクラ精機"
+    w.ma.edit(ma_id, {"company": "株式会社サクラ工業"})         # a real rename still flows
+    w.sync()
+    assert w.crm.records[crm_id]["Company"] == "株式会社サクラ工業"
+    w.close()

@@ -1,0 +1,282 @@
+"""``renkei demo`` and ``renkei sandbox``: the whole loop on the embedded defaults.
+
+The demo starts the Marketo and Salesforce emulators (2,000 Marketo leads, 500 Salesforce
+leads, 200 of them the same people, some spelled differently), a Prefect server with its UI
+on SQLite, and a project in ``.renkei/demo``; it syncs, edits records on both sides as users
+would (one field on each side, the same field on both, a value that becomes blank, an
+invalid value, a change that Salesforce rejects as a duplicate), syncs again and reports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _pick_port(preferred: int) -> int:
+    for port in [preferred, *range(preferred + 1, preferred + 50)]:
+        if _free(port):
+            return port
+    return 0
+
+
+def run_sandbox(*, size: int, seed: int, workdir: Path) -> int:
+    """Start every emulator with demo data and wait for Ctrl-C."""
+    from sandbox.launcher import Sandbox, SandboxOptions
+
+    with Sandbox(SandboxOptions(size=size, seed=seed, workdir=workdir.resolve())).start() as sb:
+        for line in sb.warnings:
+            print(line)
+        print(sb.describe(), flush=True)
+        print("Ctrl-C stops the sandbox.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+@dataclass
+class PrefectServer:
+    """A ``prefect server start`` subprocess with the UI, its state under the workdir."""
+
+    home: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def start(self) -> str:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log = self.home / "server.log"
+        env = {**os.environ, "PREFECT_HOME": str(self.home), "DO_NOT_TRACK": "1",
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+               "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100"}
+        env.pop("PREFECT_API_URL", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(self.port)], env=env, stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the Prefect server exited; see {self.log}")
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the Prefect server did not answer in 120 s; see {self.log}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _linked_pairs(store: Any) -> list[tuple[int, str, str]]:
+    """(hub id, Marketo id, Salesforce id) of people linked in both systems."""
+    from sqlalchemy import select
+
+    from renkei.store.schema import links
+
+    with store.transaction() as tx:
+        rows = tx.conn.execute(select(links.c.mapping, links.c.system_id, links.c.record_id))
+        by: dict[int, dict[str, str]] = {}
+        for mapping, sid, rid in rows:
+            by.setdefault(rid, {})[mapping] = sid
+    return sorted((rid, d["marketo-leads"], d["salesforce-leads"]) for rid, d in by.items()
+                  if "marketo-leads" in d and "salesforce-leads" in d)
+
+
+def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int) -> int:
+    from sandbox.core.server import EmulatorServer
+    from sandbox.core.tls import make_tls
+    from sandbox.marketo.app import MarketoEmulator
+    from sandbox.marketo.config import MarketoConfig
+    from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
+
+    workdir = workdir.resolve()
+    for stale in ("renkei.db", "renkei.db-wal", "renkei.db-shm"):
+        (workdir / stale).unlink(missing_ok=True)
+    shutil.rmtree(workdir / "tls", ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    print("renkei demo — Marketo ⇄ hub ⇄ Salesforce, on local emulators\n", flush=True)
+
+    marketo = MarketoEmulator(MarketoConfig(size=2000, seed=42))
+    salesforce = SalesforceEmulator(SalesforceSettings(size=500, seed=42, marketo_size=2000))
+    tls = make_tls(workdir / "tls")
+    servers = [EmulatorServer(marketo.asgi(), name="marketo", port=_pick_port(18081)),
+               EmulatorServer(salesforce.asgi(), name="salesforce", port=_pick_port(18443), tls=tls)]
+    prefect: PrefectServer | None = None
+    try:
+        for s in servers:
+            s.start()
+        mk_url, sf_url = servers[0].url, servers[1].url
+        print(f"  sandbox   marketo {mk_url} (2,000 leads) · salesforce {sf_url} (500 leads, "
+              "200 of them also in Marketo)", flush=True)
+        ui_url = None
+        if ui:
+            prefect = PrefectServer(workdir / "prefect", _pick_port(port))
+            print("  prefect   starting a Prefect server with its UI ...", flush=True)
+            ui_url = prefect.start()
+            os.environ["PREFECT_API_URL"] = f"{ui_url}/api"
+            print(f"  prefect   UI at {ui_url}", flush=True)
+        mk, sf = marketo.credentials(), salesforce.credentials()
+        from renkei.project import write_project
+
+        write_project(workdir / "renkei.yaml", {
+            "database": f"sqlite:///{workdir / 'renkei.db'}",
+            "mappings": str(REPO / "mappings"),
+            "ca_bundle": str(tls.ca_path),
+            "connections": {
+                "marketo": {"type": "marketo", "config": {
+                    "base_url": mk_url, "client_id": mk["client_id"],
+                    "client_secret": mk["client_secret"], "munchkin_id": f"demo-{mk_url}"}},
+                "salesforce": {"type": "salesforce", "config": {
+                    "login_url": sf_url, "client_id": sf["client_id"],
+                    "client_secret": sf["client_secret"], "external_id_field": "Renkei_Id__c"}},
+            },
+        })
+        return _scenario(workdir, marketo, salesforce, ui_url, exit_when_done, started)
+    finally:
+        for s in servers:
+            s.stop()
+        if prefect:
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)  # ship the last run logs while the server is up
+            prefect.stop()
+
+
+def _sync(workdir: Path) -> tuple[dict[str, Any], str | None]:
+    from flows.sync import sync_entity
+
+    state = sync_entity(entity="lead", project=str(workdir), return_state=True)
+    result: dict[str, Any] = state.result()
+    return result, str(state.state_details.flow_run_id)
+
+
+def _print_run(title: str, result: dict[str, Any]) -> None:
+    print(f"\n{title}: {result['status']}")
+    print(f"  {'mapping':<18}{'dir':<5}{'read':>6}{'created':>9}{'updated':>9}{'unchanged':>11}"
+          f"{'conflicts':>11}{'failed':>8}{'API calls':>11}")
+    for r in result["mappings"]:
+        print(f"  {r['mapping']:<18}{r['direction']:<5}{r['read']:>6}{r['created']:>9}"
+              f"{r['updated']:>9}{r['unchanged']:>11}{r['conflicts']:>11}{r['failed']:>8}"
+              f"{r['api_calls']:>11}")
+
+
+def _scenario(workdir: Path, marketo: Any, salesforce: Any, ui_url: str | None,
+              exit_when_done: bool, started: float) -> int:
+    from renkei.redact import mask_text
+    from renkei.store import Store
+
+    print("\n1) first sync: everyone in both systems, the 200 shared people matched, not copied",
+          flush=True)
+    first, run1 = _sync(workdir)
+    _print_run("sync 1", first)
+
+    store = Store.open(f"sqlite:///{workdir / 'renkei.db'}")
+    pairs = _linked_pairs(store)
+    (_, m0, _), (_, _, s1), (_, m2, s2), (_, m3, s3), (_, _, s4), (_, m5, _), (_, m6, _), \
+        (_, m7, _) = pairs[:8]
+    other_sf_email = salesforce.get_record("Lead", pairs[8][2])["Email"]
+    print("\n2) users edit both systems:", flush=True)
+    edits = [
+        ("marketo", m0, {"title": "マーケティング部長"}, "title changed in Marketo only"),
+        ("salesforce", s1, {"Phone": "03-5555-0101"}, "phone changed in Salesforce only"),
+        ("marketo", m2, {"company": "株式会社サクラ精機ホールディングス"}, "company renamed in Marketo ..."),
+        ("salesforce", s2, {"Company": "サクラ精機グループ株式会社"}, "... and differently in Salesforce"),
+        ("marketo", m3, {"title": "課長"}, "title set in Marketo ..."),
+        ("salesforce", s3, {"Title": "部長"}, "... and later in Salesforce (newest wins)"),
+        ("salesforce", s4, {"Title": ""}, "title blanked in Salesforce"),
+        ("marketo", m5, {"email": other_sf_email}, "email changed to another person's in Marketo"),
+        ("marketo", m6, {"state": "トウキョウ"}, "prefecture typed wrong in Marketo"),
+        ("marketo", m7, {"leadScore": 95}, "score raised by Marketo"),
+    ]
+    for system, rid, changes, why in edits:
+        if system == "marketo":
+            marketo.edit_record("leads", rid, changes)
+        else:
+            salesforce.edit_record("Lead", rid, changes)
+        time.sleep(0.01)  # distinct modification times, so "newest" is well defined
+        print(f"   - {system:<10} {why}")
+    new = marketo.create_record("leads", {"email": "newcomer@renkei-demo.co.jp", "lastName": "新井",
+                                          "firstName": "春香", "company": "(株)レンケイ商事",
+                                          "leadSource": "ウェビナー"})
+    print(f"   - marketo    a new lead arrives from a webinar (id {new['id']})")
+
+    print("\n3) second sync", flush=True)
+    second, run2 = _sync(workdir)
+    _print_run("sync 2", second)
+
+    print("\n3b) two more syncs with no edits: the first still carries values Salesforce filled "
+          "in on create (owner, defaults); the second must write nothing", flush=True)
+    third, _ = _sync(workdir)
+    fourth, run3 = _sync(workdir)
+    writes3 = sum(r["created"] + r["updated"] for r in fourth["mappings"] if r["direction"] == "out")
+    print(f"   writes in the last sync: {writes3}")
+
+    with store.transaction() as tx:
+        conflicts = tx.conflicts.list()
+        letters = tx.dead_letters.all_open()
+    print("\n4) what needs a person:")
+    for c in conflicts:
+        print(f"   conflict #{c.id}: {c.field} of hub lead {c.record_id} — hub {c.hub_value!r} "
+              f"vs {c.mapping} {c.system_value!r}  (renkei conflicts resolve {c.id} --take system)")
+    for d in letters:
+        print(f"   failed: {d.mapping} {d.direction} {mask_text(d.item_key)} [{d.category}] "
+              f"{mask_text(d.message)[:160]}")
+    ledger: dict[str, int] = {}
+    for result in (first, second, third, fourth):
+        for r in result["mappings"]:
+            conn = r["mapping"].split("-")[0]
+            ledger[conn] = ledger.get(conn, 0) + r["api_calls"]
+    print(f"\n5) API calls over the four syncs — renkei's ledger: marketo {ledger.get('marketo')}, "
+          f"salesforce {ledger.get('salesforce')}; the emulators counted: marketo "
+          f"{len(marketo.calls)}, salesforce {len(salesforce.calls)}")
+    print(f"   Salesforce's phone edit reached Marketo as "
+          f"{marketo.get_record('leads', pairs[1][1])['phone']}")
+    store.close()
+    print(f"\nfinished in {time.monotonic() - started:.0f} s. Project: {workdir / 'renkei.yaml'} "
+          f"(try: renkei --project {workdir} status)")
+    if ui_url:
+        for name, run in (("sync 1", run1), ("sync 2", run2), ("last sync", run3)):
+            print(f"  {name}: {ui_url}/runs/flow-run/{run}")
+        print(f"  artifacts: {ui_url}/artifacts")
+        if not exit_when_done:
+            print("\nThe UI stays up until Ctrl-C.", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return 0 if second["status"] == "completed" and writes3 == 0 else 1
