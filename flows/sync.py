@@ -90,7 +90,7 @@ def sync_entity(entity: str = "lead", project: str | None = None,
     logger = get_run_logger()
     proj = Project.load(project)
     store = Store.open(proj.database_url)
-    progress_id = create_progress_artifact(progress=0.0, key=f"{entity}-sync-progress",
+    progress_id: Any = create_progress_artifact(progress=0.0, key=f"{entity}-sync-progress",
                                            description="Pages and batches done")
 
     def progress(done: int, mapping: str) -> None:
@@ -103,8 +103,9 @@ def sync_entity(entity: str = "lead", project: str | None = None,
         update_progress_artifact(artifact_id=progress_id, progress=100.0)
         report(summary)
         for s in summary.stats:
-            logger.info("%s %s: %s", s.mapping, s.direction,
-                        {k: v for k, v in s.as_row().items() if k not in ("mapping", "direction")})
+            counts = {k: v for k, v in s.as_row().items() if k not in ("mapping", "direction")}
+            counts["error"] = mask_text(str(counts["error"]))
+            logger.info("%s %s: %s", s.mapping, s.direction, counts)
         return summary.as_json()
     finally:
         store.close()

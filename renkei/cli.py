@@ -8,7 +8,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs = tx.runs.recent(args.runs)
             letters = tx.dead_letters.all_open()
             conflicts = tx.conflicts.list(status="open")
-            since = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+            since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
             usage = tx.ledger.usage(since=since)
             backlog = {}
             for m in proj.mappings():

@@ -34,7 +34,8 @@ def _free(port: int) -> bool:
 
 
 def _pick_port(preferred: int) -> int:
-    for port in [preferred, *range(preferred + 1, preferred + 50)]:
+    candidates: list[int] = [preferred, *range(preferred + 1, preferred + 50)]
+    for port in candidates:
         if _free(port):
             return port
     return 0

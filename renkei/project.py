@@ -64,7 +64,7 @@ def _resolve(value: Any, where: str) -> Any:
                 raise ProjectError(f"{where}: secret file {path} is readable by others "
                                    f"(mode {stat.filemode(mode)}); chmod 600 it")
             return path.read_text(encoding="utf-8").strip()
-        name = ref[4:] if ref.startswith("env:") else ref
+        name = ref.removeprefix("env:")
         if name not in os.environ:
             raise ProjectError(f"{where}: environment variable {name} is not set")
         return os.environ[name]

@@ -23,7 +23,7 @@ import pytest
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from renkei.store import Store  # noqa: E402
+from renkei.store import Store
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ import email.utils
 import ssl
 import time
 from collections.abc import Callable, Generator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -51,8 +51,8 @@ def parse_retry_after(value: str | None) -> float | None:
         except ValueError:
             return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def default_classify(response: httpx.Response) -> ConnectorError | None:

@@ -11,6 +11,7 @@ the window, and the baselines make the re-run write nothing that already landed.
 from __future__ import annotations
 
 import time
+from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,11 +134,11 @@ class Outbound:
         for w in writes:
             by_mode.setdefault(w.mode, []).append(w)
         size = self.stream.write_batch_size
-        for mode, group in by_mode.items():
+        for group in by_mode.values():
             for i in range(0, len(group), size):
                 batch = group[i:i + size]
                 self.step(f"write {len(batch)} to {m.connection}.{m.stream}",
-                          lambda batch=batch: self._write_batch(batch))
+                          partial(self._write_batch, batch))
 
     def _plan_record(self, rec: HubRecord, link: Link | None, held: set[str],
                      failures: list[Failure]) -> PlannedWrite | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from functools import partial
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -100,7 +101,7 @@ class SyncRunner:
             state = tx.cursors.get(m.name, "in")
         for page in connector.read(m.stream, state):
             self.step(f"ingest {len(page.records)} from {m.connection}.{m.stream}",
-                      lambda page=page: inbound.apply_page(page.records, page.state))
+                      partial(inbound.apply_page, page.records, page.state))
             self._tick(m.name)
 
     def _outbound(self, m: Mapping, stats: MappingStats, run_id: str) -> None:

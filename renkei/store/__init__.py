@@ -78,7 +78,7 @@ def resolve_url(url: str | None) -> str:
     ``postgresql://`` URLs get the psycopg 3 driver.
     """
     url = url or os.environ.get("RENKEI_DATABASE_URL") or DEFAULT_URL
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
