@@ -222,25 +222,34 @@ class HttpClient:
         self, method: str, url: str, kind: str, want_json: bool, kwargs: dict[str, Any]
     ) -> tuple[httpx.Response, Any]:
         slot = self._limiter.slot() if self._limiter else _null_slot()
+        # Errors are raised outside the except blocks: `raise ... from None` would still keep
+        # the httpx exception as __context__, and with it the request and its Authorization
+        # header, for as long as anything (a log record of a retry) holds our error.
+        failure: ConnectorError | None = None
+        response: httpx.Response | None = None
         with slot:
             try:
                 response = self._client.request(
                     method, url, extensions={"renkei_kind": kind}, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
-                self._record_failure(method, url, kind)
-                raise NotSentError(f"cannot connect for {method} {httpx.URL(url).path}") from None
+                failure = NotSentError(f"cannot connect for {method} {httpx.URL(url).path}")
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                self._record_failure(method, url, kind)
-                raise VendorUnavailableError(
-                    f"{type(exc).__name__} during {method} {httpx.URL(url).path}") from None
+                failure = VendorUnavailableError(
+                    f"{type(exc).__name__} during {method} {httpx.URL(url).path}")
+        if failure is not None or response is None:
+            self._record_failure(method, url, kind)
+            raise failure or VendorUnavailableError(f"no response for {method}")
         body: Any = None
+        bad_json = False
         if want_json and response.status_code < 500 and response.content:
             try:
                 body = response.json()
             except ValueError:
-                raise VendorUnavailableError(
-                    f"{method} {httpx.URL(url).path} answered a body that is not valid JSON "
-                    "(cut off?)", status=response.status_code) from None
+                bad_json = True
+        if bad_json:
+            raise VendorUnavailableError(
+                f"{method} {httpx.URL(url).path} answered a body that is not valid JSON "
+                "(cut off?)", status=response.status_code)
         error = self._classify(response)
         if error is None and response.status_code >= 400:
             error = default_classify(response)
