@@ -88,3 +88,50 @@ def test_lead_sync_converges_with_minimal_calls(world: tuple[Project, Store, Mar
     mk.edit_record("leads", mlink.system_id, {"title": "情報システム部長"})
     runner.sync("lead")
     assert sf.get_record("Lead", link.system_id)["Title"] == "情報システム部長"
+
+
+FAULTS = [
+    # (emulator, rule): each fires during the first sync
+    ("marketo", {"kind": "server_error", "path": "leadchanges", "times": 2}),
+    ("marketo", {"kind": "token_expired", "path": "leads.json", "after": 1, "times": 1}),
+    ("marketo", {"kind": "reset", "path": "leads.json", "method": "POST", "times": 1}),
+    ("salesforce", {"kind": "server_error", "path": "query", "times": 2}),
+    ("salesforce", {"kind": "token_expired", "path": "composite", "times": 1}),
+    ("salesforce", {"kind": "truncate", "path": "query", "times": 1}),
+    ("salesforce", {"kind": "quota", "path": "composite", "times": 3}),
+    ("salesforce", {"kind": "reset", "path": "composite", "method": "PATCH", "times": 1}),
+]
+
+
+@pytest.mark.parametrize("target, rule", FAULTS,
+                         ids=[f"{t}-{r['kind']}-{r['path']}" for t, r in FAULTS])
+def test_lead_sync_survives_fault_and_converges(
+        world: tuple[Project, Store, MarketoEmulator, SalesforceEmulator],
+        target: str, rule: dict[str, object]) -> None:
+    from sandbox.core.faults import FaultRule
+
+    project, store, mk, sf = world
+    app = mk if target == "marketo" else sf
+    fault = FaultRule(**rule)  # type: ignore[arg-type]
+    app.faults.add(fault)
+    runner = SyncRunner(project, store)
+    runner.sync("lead")
+    assert fault.fired >= 1, "the fault must really have happened"
+    calls_first = len(mk.calls) + len(sf.calls)
+    assert calls_first < 60, "no retry storm"
+    app.faults.clear()
+    for _ in range(3):
+        last = runner.sync("lead")
+    assert last.status == "completed", [s.error for s in last.stats]
+    assert sum(s.created + s.updated for s in last.stats if s.direction == "out") == 0
+    with store.transaction() as tx:
+        assert tx.records.count("lead") == 490
+        assert tx.links.count("marketo-leads") == 490
+        assert tx.links.count("salesforce-leads") == 490
+        open_letters = tx.dead_letters.all_open()
+    assert [d for d in open_letters if d.category != "validation"] == []
+    sf_leads, sf_total = sf.list_records("Lead", offset=0, limit=10_000)
+    mk_leads, mk_total = mk.list_records("leads", offset=0, limit=10_000)
+    assert sf_total == 490 and mk_total == 490, "nothing lost, nothing duplicated"
+    sf_emails = [str(r.get("Email") or "").strip().lower() for r in sf_leads]
+    assert len(set(sf_emails)) == len(sf_emails)
