@@ -9,6 +9,7 @@ the page and reaches the same state: nothing lost, nothing duplicated.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,10 @@ class Inbound:
             try:
                 sid = self.stream.record_id(raw)
             except KeyError as exc:
-                failures.append(Failure(item_key=f"missing-key:{abs(hash(repr(raw))) % 10**12}",
+                # A stable key (not hash(): that changes per process) so a rerun updates the
+                # same dead letter instead of adding one per run.
+                digest = hashlib.sha256(repr(sorted(raw.items())).encode()).hexdigest()[:16]
+                failures.append(Failure(item_key=f"missing-key:{digest}",
                                         category="validation", payload=raw,
                                         message=f"record has no primary key field {exc}"))
                 continue
