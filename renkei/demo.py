@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -116,7 +117,22 @@ def _linked_pairs(store: Any) -> list[tuple[int, str, str]]:
                   if "marketo-leads" in d and "salesforce-leads" in d)
 
 
-def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int) -> int:
+@dataclass
+class DemoOutcome:
+    """What a demo run did, for tests to check record by record."""
+
+    marketo: Any
+    salesforce: Any
+    store_url: str
+    pairs: list[tuple[int, str, str]]
+    new_marketo_id: str
+    last_sync_writes: int
+    results: list[dict[str, Any]]
+
+
+def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
+             on_done: Callable[[DemoOutcome], None] | None = None) -> int:
+    """Run the demo; ``on_done`` sees the emulators and the store before they stop."""
     from sandbox.core.server import EmulatorServer
     from sandbox.core.tls import make_tls
     from sandbox.marketo.app import MarketoEmulator
@@ -166,7 +182,7 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int) -> int
                     "client_secret": sf["client_secret"], "external_id_field": "Renkei_Id__c"}},
             },
         })
-        return _scenario(workdir, marketo, salesforce, ui_url, exit_when_done, started)
+        return _scenario(workdir, marketo, salesforce, ui_url, exit_when_done, started, on_done)
     finally:
         for s in servers:
             s.stop()
@@ -196,7 +212,8 @@ def _print_run(title: str, result: dict[str, Any]) -> None:
 
 
 def _scenario(workdir: Path, marketo: Any, salesforce: Any, ui_url: str | None,
-              exit_when_done: bool, started: float) -> int:
+              exit_when_done: bool, started: float,
+              on_done: Callable[[DemoOutcome], None] | None) -> int:
     from renkei.redact import mask_text
     from renkei.store import Store
 
@@ -267,6 +284,9 @@ def _scenario(workdir: Path, marketo: Any, salesforce: Any, ui_url: str | None,
     print(f"   Salesforce's phone edit reached Marketo as "
           f"{marketo.get_record('leads', pairs[1][1])['phone']}")
     store.close()
+    if on_done is not None:
+        on_done(DemoOutcome(marketo, salesforce, f"sqlite:///{workdir / 'renkei.db'}", pairs,
+                            str(new["id"]), writes3, [first, second, third, fourth]))
     print(f"\nfinished in {time.monotonic() - started:.0f} s. Project: {workdir / 'renkei.yaml'} "
           f"(try: renkei --project {workdir} status)")
     if ui_url:

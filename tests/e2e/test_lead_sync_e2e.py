@@ -100,6 +100,8 @@ FAULTS = [
     ("salesforce", {"kind": "truncate", "path": "query", "times": 1}),
     ("salesforce", {"kind": "quota", "path": "composite", "times": 3}),
     ("salesforce", {"kind": "reset", "path": "composite", "method": "PATCH", "times": 1}),
+    ("marketo", {"kind": "slow", "path": "leads.json", "delay_s": 0.3, "times": 3}),
+    ("salesforce", {"kind": "slow", "path": "query", "delay_s": 0.3, "times": 3}),
 ]
 
 
@@ -135,3 +137,13 @@ def test_lead_sync_survives_fault_and_converges(
     assert sf_total == 490 and mk_total == 490, "nothing lost, nothing duplicated"
     sf_emails = [str(r.get("Email") or "").strip().lower() for r in sf_leads]
     assert len(set(sf_emails)) == len(sf_emails)
+    # both systems agree field by field for every linked person
+    from renkei.demo import _linked_pairs
+
+    pairs = _linked_pairs(store)
+    assert len(pairs) == 490
+    for _, mk_id, sf_id in pairs:
+        m, f = mk.get_record("leads", mk_id), sf.get_record("Lead", sf_id)
+        assert m["email"].strip().lower() == f["Email"].strip().lower()
+        assert (m["lastName"], m["firstName"], m["title"] or None) == (
+            f["LastName"], f["FirstName"], f["Title"] or None)
