@@ -147,3 +147,31 @@ def test_lead_sync_survives_fault_and_converges(
         assert m["email"].strip().lower() == f["Email"].strip().lower()
         assert (m["lastName"], m["firstName"], m["title"] or None) == (
             f["LastName"], f["FirstName"], f["Title"] or None)
+
+
+def test_n_changed_leads_cost_ceil_n_over_batch_writes(
+        world: tuple[Project, Store, MarketoEmulator, SalesforceEmulator]) -> None:
+    from renkei.demo import _linked_pairs
+
+    project, store, mk, sf = world
+    runner = SyncRunner(project, store)
+    runner.sync("lead")
+    runner.sync("lead")  # settle Salesforce's own defaults
+    pairs = _linked_pairs(store)
+    for _, mk_id, _ in pairs[:450]:
+        mk.edit_record("leads", mk_id, {"title": "課長代理"})
+    mark_mk, mark_sf = mk.calls.last_seq, sf.calls.last_seq
+    s = runner.sync("lead")
+    sf_writes = [c for c in sf.calls.list(since=mark_sf) if "composite" in c.path]
+    del mark_mk
+    assert s.get("salesforce-leads", "out").updated == 450
+    assert len(sf_writes) == math.ceil(450 / 200)
+    assert s.get("marketo-leads", "out").write_calls == 0
+    for _, _, sf_id in pairs[:350]:
+        sf.edit_record("Lead", sf_id, {"Title": "主任"})
+    s = runner.sync("lead")   # also reads back our 450 Salesforce writes: no echo
+    out = s.get("marketo-leads", "out")
+    assert out.updated == 350 and out.write_calls == math.ceil(350 / 300)
+    assert s.get("salesforce-leads", "out").write_calls == 0
+    s = runner.sync("lead")
+    assert sum(x.write_calls for x in s.stats) == 0
