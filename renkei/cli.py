@@ -195,9 +195,10 @@ def cmd_connectors(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from renkei.demo import run_sandbox
+    from sandbox.launcher import main as sandbox_main
 
-    return run_sandbox(size=args.size, seed=args.seed, workdir=Path(args.workdir))
+    return sandbox_main([*args.names, "--size", str(args.size), "--seed", str(args.seed),
+                         "--workdir", str(Path(args.workdir).resolve())])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_connectors)
 
     s = sub.add_parser("sandbox", help="start all vendor emulators with demo data")
+    s.add_argument("names", nargs="*", help="emulators to start (default: all)")
     s.add_argument("--size", type=int, default=2000)
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--workdir", default=".renkei/sandbox")

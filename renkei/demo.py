@@ -1,4 +1,4 @@
-"""``renkei demo`` and ``renkei sandbox``: the whole loop on the embedded defaults.
+"""``renkei demo``: the whole loop on the embedded defaults.
 
 The demo starts the Marketo and Salesforce emulators (2,000 Marketo leads, 500 Salesforce
 leads, 200 of them the same people, some spelled differently), a Prefect server with its UI
@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -39,23 +39,6 @@ def _pick_port(preferred: int) -> int:
     for port in candidates:
         if _free(port):
             return port
-    return 0
-
-
-def run_sandbox(*, size: int, seed: int, workdir: Path) -> int:
-    """Start every emulator with demo data and wait for Ctrl-C."""
-    from sandbox.launcher import Sandbox, SandboxOptions
-
-    with Sandbox(SandboxOptions(size=size, seed=seed, workdir=workdir.resolve())).start() as sb:
-        for line in sb.warnings:
-            print(line)
-        print(sb.describe(), flush=True)
-        print("Ctrl-C stops the sandbox.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

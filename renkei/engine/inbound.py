@@ -34,6 +34,7 @@ class _Item:
     record: HubRecord | None = None
     new_index: int | None = None  # index into the page's new records
     duplicate_of: str | None = None  # match key shared with an already linked record
+    baseline: dict[str, Any] | None = None  # the new link's baseline, for new hub records
 
 
 def describe_errors(errors: Iterable[Any]) -> str:
@@ -205,7 +206,7 @@ class Inbound:
                 new_records.append((outcome.hub_changes, meta))
                 it.new_index = len(new_items)
                 new_items.append(it)
-                it.values = outcome.baseline  # reuse: becomes the new link's baseline
+                it.baseline = outcome.baseline
                 for p in m.key_values(outcome.hub_changes):
                     pending_keys[p] = it
                 continue
@@ -245,7 +246,7 @@ class Inbound:
         if new_records:
             ids = tx.records.insert_many(m.entity, new_records)
             for it, rid in zip(new_items, ids):
-                link_inserts.append(Link(m.name, it.system_id, rid, it.values, it.modified))
+                link_inserts.append(Link(m.name, it.system_id, rid, it.baseline or {}, it.modified))
                 data = new_records[it.new_index or 0][0]
                 journal.append((rid, sorted(data), m.name))
                 key_updates[rid] = m.key_values(data)

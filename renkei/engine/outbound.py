@@ -11,9 +11,9 @@ the window, and the baselines make the re-run write nothing that already landed.
 from __future__ import annotations
 
 import time
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from connectors.sdk.base import Connector
@@ -21,10 +21,9 @@ from connectors.sdk.errors import (
     AuthenticationError,
     ConfigurationError,
     ConnectorError,
-    QuotaExhaustedError,
 )
 from connectors.sdk.types import StreamSpec, WriteMode, WriteOp, WriteResult
-from renkei.engine.merge import blank, field_equality, outbound_changes
+from renkei.engine.merge import field_equality, outbound_changes
 from renkei.engine.stats import FailureNote, MappingStats
 from renkei.mapping import Mapping as CompiledMapping
 from renkei.mapping import normalize_key
@@ -209,18 +208,18 @@ class Outbound:
                         message=err.message if err else "no id returned",
                         code=err.code if err else None, retriable=bool(err and err.retriable)))
                     continue
-                ok.append(str(w.record_id))
                 link = links.get(w.record_id)
-                if link is not None:
-                    link.baseline = {**link.baseline, **w.hub_values}
-                    updates.append(link)
-                    self.stats.updated += 1
-                elif r.id in already and already[r.id].record_id != w.record_id:
+                if link is None and r.id in already and already[r.id].record_id != w.record_id:
                     failures.append(Failure(
                         item_key=str(w.record_id), record_id=w.record_id, category="duplicate",
                         message=f"{m.connection} merged this record into its record {r.id}, "
                                 f"which is linked to hub record {already[r.id].record_id}"))
-                    ok.pop()
+                    continue
+                ok.append(str(w.record_id))
+                if link is not None:
+                    link.baseline = {**link.baseline, **w.hub_values}
+                    updates.append(link)
+                    self.stats.updated += 1
                 else:
                     inserts.append(Link(m.name, r.id, w.record_id, dict(w.hub_values), None))
                     if r.created:
@@ -243,4 +242,4 @@ class Outbound:
             self.stats.add_failure(FailureNote(f.item_key, f.category, f.message, f.code))
 
 
-__all__ = ["Outbound", "PlannedWrite", "QuotaExhaustedError", "StopMapping", "blank", "direct"]
+__all__ = ["Outbound", "PlannedWrite", "StopMapping", "direct"]

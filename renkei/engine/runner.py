@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from functools import partial
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from connectors.sdk.errors import ConnectorError
