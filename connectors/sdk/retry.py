@@ -24,6 +24,8 @@ from connectors.sdk.errors import RateLimitedError, RetriableError, TokenExpired
 
 T = TypeVar("T")
 log = logging.getLogger("renkei.http")
+# Our own generator: jitter must not move the global `random` state other code relies on.
+_jitter = random.Random()
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
         if isinstance(exc, TokenExpiredError):
             return 0.0
         step = policy.base_delay_s * (2 ** (state.attempt_number - 1))
-        return random.uniform(0, min(step, policy.max_delay_s))
+        return _jitter.uniform(0, min(step, policy.max_delay_s))
 
     return wait
 

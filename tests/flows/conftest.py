@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server and its background services (which draw from the global
+# `random`, upsetting hypothesis in later test packages) stop when tests/flows is done.
+@pytest.fixture(scope="package")
 def prefect_server() -> Iterator[None]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
