@@ -107,6 +107,19 @@ class Connector(ABC):
         results; an exception means the whole batch failed.
         """
 
+    def fetch(self, stream: str, ids: Sequence[str]) -> list[JSON]:
+        """The current state of the records with these system ids, in one or a few calls.
+
+        The engine calls it after a write was refused as a version conflict, to merge the
+        system's newer values by the mapping's policies before writing again. Ids that no
+        longer exist are left out.
+
+        Raises:
+            NotImplementedError: the connector cannot read records by id (the engine then
+                leaves the conflicted records to the next incremental read).
+        """
+        raise NotImplementedError(f"{self.name} cannot fetch {stream} records by id")
+
     def close(self) -> None:
         """Release connections. Idempotent."""
 

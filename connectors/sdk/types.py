@@ -47,6 +47,10 @@ class StreamSpec:
         write_batch_size: Records per write call the vendor allows at most.
         write_modes: Which :class:`WriteMode` values :meth:`Connector.write` accepts.
         writable_fields: System fields a write may set (``None``: every field in the schema).
+        version_field: A field that carries the record's version token for optimistic
+            locking (kintone's ``$revision``). The engine keeps the token seen with each
+            link's baseline and passes it back as :attr:`WriteOp.version`, so a record
+            edited in the system since then is refused instead of overwritten blind.
     """
 
     name: str
@@ -58,6 +62,7 @@ class StreamSpec:
     write_modes: frozenset[WriteMode] = frozenset({WriteMode.CREATE, WriteMode.UPDATE})
     writable_fields: frozenset[str] | None = None
     description: str = ""
+    version_field: str | None = None
 
     @property
     def fields(self) -> Mapping[str, Any]:
