@@ -113,12 +113,17 @@ class WriteOp:
         id: The system's id of the record, for updates.
         ref: A stable hub reference (``lead:42``); connectors may store it in an external-id
             field so that a repeated create is an idempotent upsert.
+        version: For updates on a stream with a ``version_field``: the version token the
+            engine last saw. The connector makes the vendor refuse the write when the
+            record has changed since (a failed result of category ``conflict``); ``None``
+            writes without the check.
     """
 
     mode: WriteMode
     values: Mapping[str, Any]
     id: str | None = None
     ref: str | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,16 +155,20 @@ class WriteResult:
         id: The system's id of the record (set on success).
         created: True when the write created a new record.
         error: Why it failed (set when ``ok`` is false).
+        version: The record's version token after the write, on streams with a
+            ``version_field`` (kintone's new revision).
     """
 
     ok: bool
     id: str | None = None
     created: bool = False
     error: RecordError | None = None
+    version: str | None = None
 
     @classmethod
-    def success(cls, id: str, *, created: bool = False) -> WriteResult:
-        return cls(ok=True, id=id, created=created)
+    def success(cls, id: str, *, created: bool = False,
+                version: str | None = None) -> WriteResult:
+        return cls(ok=True, id=id, created=created, version=version)
 
     @classmethod
     def failure(cls, error: RecordError) -> WriteResult:
