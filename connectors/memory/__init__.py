@@ -51,6 +51,8 @@ class MemoryStream:
     reject: Callable[[Mapping[str, Any]], RecordError | None] | None = None
     fail_write_calls: list[Exception] = field(default_factory=list)
     fail_read_after_pages: int | None = None
+    before_write: list[Callable[[], None]] = field(default_factory=list)
+    """Run one per write call before it is applied: a user's edit racing the engine."""
     _next_id: int = 1
 
     def _stamp(self) -> str:
@@ -61,12 +63,17 @@ class MemoryStream:
         rid = f"{self.spec.name[:3]}-{self._next_id:06d}"
         self._next_id += 1
         self.records[rid] = {**values, "id": rid, "updated_at": self._stamp()}
+        if self.spec.version_field:
+            self.records[rid][self.spec.version_field] = "1"
         return rid
 
     def edit(self, rid: str, changes: Mapping[str, Any]) -> None:
         """Edit a record as a user of the system would (moves its modification time)."""
-        self.records[rid].update(changes)
-        self.records[rid]["updated_at"] = self._stamp()
+        rec = self.records[rid]
+        rec.update(changes)
+        rec["updated_at"] = self._stamp()
+        if self.spec.version_field:
+            rec[self.spec.version_field] = str(int(rec[self.spec.version_field]) + 1)
 
     def find(self, **where: Any) -> list[JSON]:
         return [r for r in self.records.values() if all(r.get(k) == v for k, v in where.items())]
@@ -103,10 +110,12 @@ class MemoryDataset:
             return (_EPOCH + timedelta(seconds=self._clock)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def add_stream(self, name: str, schema: Mapping[str, Any], *, page_size: int = 100,
-                   write_batch_size: int = 50) -> MemoryStream:
+                   write_batch_size: int = 50, versioned: bool = False) -> MemoryStream:
+        """Add a stream; ``versioned`` gives records a ``rev`` token checked on update."""
         spec = StreamSpec(name=name, schema=schema, primary_key=("id",), cursor_field="updated_at",
                           page_size=page_size, write_batch_size=write_batch_size,
-                          write_modes=frozenset({WriteMode.CREATE, WriteMode.UPDATE}))
+                          write_modes=frozenset({WriteMode.CREATE, WriteMode.UPDATE}),
+                          version_field="rev" if versioned else None)
         self.streams[name] = s = MemoryStream(self, spec)
         return s
 
@@ -119,7 +128,7 @@ class MemoryConnector(Connector):
     """Connector over a :class:`MemoryDataset`."""
 
     name = "memory"
-    spec = {
+    spec: ClassVar[Mapping[str, Any]] = {
         "type": "object",
         "required": ["dataset"],
         "additionalProperties": False,
@@ -171,9 +180,12 @@ class MemoryConnector(Connector):
         if len(ops) > s.spec.write_batch_size:
             raise ConnectorError(f"batch of {len(ops)} exceeds {s.spec.write_batch_size}")
         self._call("write", stream, len(ops))
+        if s.before_write:
+            s.before_write.pop(0)()
         if s.fail_write_calls:
             raise s.fail_write_calls.pop(0)
         results: list[WriteResult] = []
+        vf = s.spec.version_field
         for op in ops:
             err = s.reject(op.values) if s.reject else None
             if err is not None:
@@ -184,15 +196,32 @@ class MemoryConnector(Connector):
                     results.append(WriteResult.failure(RecordError(
                         ErrorCategory.NOT_FOUND, f"no record {op.id}", "NOT_FOUND")))
                     continue
+                if vf and op.version is not None and op.version != s.records[op.id][vf]:
+                    results.append(WriteResult.failure(RecordError(
+                        ErrorCategory.CONFLICT, f"record {op.id} is at version "
+                        f"{s.records[op.id][vf]}, not {op.version}", "STALE", retriable=True)))
+                    continue
                 s.edit(op.id, op.values)
-                results.append(WriteResult.success(op.id))
+                results.append(WriteResult.success(op.id, version=self._version(s, op.id)))
             elif op.ref and op.ref in s.refs:  # idempotent create: upsert by the hub ref
                 rid = s.refs[op.ref]
                 s.edit(rid, op.values)
-                results.append(WriteResult.success(rid, created=False))
+                results.append(WriteResult.success(rid, created=False,
+                                                   version=self._version(s, rid)))
             else:
                 rid = s.create(op.values)
                 if op.ref:
                     s.refs[op.ref] = rid
-                results.append(WriteResult.success(rid, created=True))
+                results.append(WriteResult.success(rid, created=True,
+                                                   version=self._version(s, rid)))
         return results
+
+    @staticmethod
+    def _version(s: MemoryStream, rid: str) -> str | None:
+        vf = s.spec.version_field
+        return str(s.records[rid][vf]) if vf else None
+
+    def fetch(self, stream: str, ids: Sequence[str]) -> list[JSON]:
+        s = self._stream(stream)
+        self._call("read", stream, len(ids))
+        return [dict(s.records[i]) for i in ids if i in s.records]

@@ -35,6 +35,7 @@ class _Item:
     new_index: int | None = None  # index into the page's new records
     duplicate_of: str | None = None  # match key shared with an already linked record
     baseline: dict[str, Any] | None = None  # the new link's baseline, for new hub records
+    version: str | None = None  # the system's version token (kintone $revision), if any
 
 
 def describe_errors(errors: Iterable[Any]) -> str:
@@ -113,7 +114,7 @@ class Inbound:
             modified = m.system_modified_at(raw)
             prev = items.get(sid)
             if prev is None or (modified or "") >= (prev.modified or ""):
-                items[sid] = _Item(sid, raw, proj.values, modified)
+                items[sid] = _Item(sid, raw, proj.values, modified, version=self._version(raw))
 
         if items:
             self._resolve_identity(tx, items)
@@ -126,6 +127,11 @@ class Inbound:
                 self.stats.add_failure(FailureNote(f.item_key, f.category, f.message, f.code))
         if ok_ids:
             tx.dead_letters.resolve(m.name, "in", ok_ids)
+
+    def _version(self, raw: JSON) -> str | None:
+        field = self.stream.version_field
+        value = raw.get(field) if field else None
+        return None if value is None else str(value)
 
     def _resolve_identity(self, tx: Tx, items: dict[str, _Item]) -> None:
         m = self.m
@@ -239,14 +245,18 @@ class Inbound:
                 self.stats.unchanged += 1
             baseline = {**(it.link.baseline if it.link else {}), **outcome.baseline}
             if it.link is None:
-                link_inserts.append(Link(m.name, it.system_id, rec.id, baseline, it.modified))
-            elif baseline != it.link.baseline or it.modified != it.link.system_modified:
-                link_updates.append(Link(m.name, it.system_id, rec.id, baseline, it.modified))
+                link_inserts.append(Link(m.name, it.system_id, rec.id, baseline, it.modified,
+                                         system_version=it.version))
+            elif (baseline != it.link.baseline or it.modified != it.link.system_modified
+                  or it.version != it.link.system_version):
+                link_updates.append(Link(m.name, it.system_id, rec.id, baseline, it.modified,
+                                         system_version=it.version))
 
         if new_records:
             ids = tx.records.insert_many(m.entity, new_records)
             for it, rid in zip(new_items, ids):
-                link_inserts.append(Link(m.name, it.system_id, rid, it.baseline or {}, it.modified))
+                link_inserts.append(Link(m.name, it.system_id, rid, it.baseline or {}, it.modified,
+                                         system_version=it.version))
                 data = new_records[it.new_index or 0][0]
                 journal.append((rid, sorted(data), m.name))
                 key_updates[rid] = m.key_values(data)

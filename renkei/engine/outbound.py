@@ -22,7 +22,8 @@ from connectors.sdk.errors import (
     ConfigurationError,
     ConnectorError,
 )
-from connectors.sdk.types import StreamSpec, WriteMode, WriteOp, WriteResult
+from connectors.sdk.types import ErrorCategory, StreamSpec, WriteMode, WriteOp, WriteResult
+from renkei.engine.inbound import Inbound
 from renkei.engine.merge import field_equality, outbound_changes
 from renkei.engine.stats import FailureNote, MappingStats
 from renkei.mapping import Mapping as CompiledMapping
@@ -47,6 +48,7 @@ class PlannedWrite:
     hub_values: dict[str, Any]
     system_values: dict[str, Any]
     before: dict[str, Any] = field(default_factory=dict)
+    version: str | None = None  # the system's version token the write is checked against
 
 
 class StopMapping(Exception):
@@ -79,6 +81,8 @@ class Outbound:
         self.step = step
         self.plan = plan
         self.equal = field_equality(mapping.match_keys, normalize_key)
+        self._refetching = False
+        self._gave_up: set[int] = set()  # conflicted twice this run: left to the next run
 
     def run(self) -> None:
         m = self.m
@@ -118,7 +122,7 @@ class Outbound:
         failures: list[Failure] = []
         for rid in record_ids:
             rec = records.get(rid)
-            if rec is None or rec.entity != m.entity:
+            if rec is None or rec.entity != m.entity or rid in self._gave_up:
                 continue
             planned = self._plan_record(rec, links.get(rid), {f for r, f in held if r == rid},
                                         failures)
@@ -162,12 +166,13 @@ class Outbound:
             hub_values = {f: rec.data.get(f) for f in m.outbound_fields}
             return PlannedWrite(rec.id, WriteMode.CREATE, None, hub_values, proj.values)
         before = {f: link.baseline.get(f) for f in changes}
-        return PlannedWrite(rec.id, WriteMode.UPDATE, link.system_id, changes, proj.values, before)
+        return PlannedWrite(rec.id, WriteMode.UPDATE, link.system_id, changes, proj.values, before,
+                            version=link.system_version)
 
     def _write_batch(self, batch: list[PlannedWrite]) -> None:
         m = self.m
         ops = [WriteOp(mode=w.mode, values=w.system_values, id=w.system_id,
-                       ref=f"{m.entity}:{w.record_id}") for w in batch]
+                       ref=f"{m.entity}:{w.record_id}", version=w.version) for w in batch]
         started = time.perf_counter()
         try:
             results = self.connector.write(m.stream, ops)
@@ -186,11 +191,51 @@ class Outbound:
         if len(results) != len(batch):
             raise ConnectorError(f"{m.connection} returned {len(results)} results for "
                                  f"{len(batch)} records")
-        self._commit_results(batch, results)
+        stale = self._commit_results(batch, results)
+        if stale:
+            self._merge_and_retry(stale)
 
-    def _commit_results(self, batch: list[PlannedWrite], results: list[WriteResult]) -> None:
+    def _merge_and_retry(self, stale: list[PlannedWrite]) -> None:
+        """Records the system refused as edited since our baseline (a version conflict).
+
+        Their current state is fetched and merged like an inbound page, so the mapping's
+        conflict policies decide field by field between the system's edit and the hub; the
+        merged result is then written once more with the fresh version. A second conflict
+        (edited again meanwhile) waits in the dead letters for the next run.
+        """
+        m = self.m
+        if self._refetching:
+            self._conflicts_to_dead_letters(stale, "edited again while renkei was merging")
+            return
+        self.stats.conflicts += len(stale)
+        try:
+            fresh = self.connector.fetch(m.stream, [w.system_id for w in stale if w.system_id])
+        except NotImplementedError:
+            self._conflicts_to_dead_letters(stale, "will be merged on the next read")
+            return
+        # The merge counts as reads of this run, not as this direction's results.
+        scratch = MappingStats(m.name, "in")
+        Inbound(self.store, m, self.stream, scratch, self.run_id).apply_page(fresh, None)
+        self._refetching = True
+        try:
+            self._process([w.record_id for w in stale])
+        finally:
+            self._refetching = False
+
+    def _conflicts_to_dead_letters(self, stale: list[PlannedWrite], why: str) -> None:
+        self._gave_up.update(w.record_id for w in stale)
+        self._record_failures([
+            Failure(item_key=str(w.record_id), record_id=w.record_id, category="conflict",
+                    message=f"{self.m.connection} record {w.system_id} was edited after "
+                            f"renkei read it; {why}", retriable=True)
+            for w in stale])
+
+    def _commit_results(self, batch: list[PlannedWrite],
+                        results: list[WriteResult]) -> list[PlannedWrite]:
+        """Store baselines and failures; return the writes refused as version conflicts."""
         m = self.m
         failures: list[Failure] = []
+        stale: list[PlannedWrite] = []
         ok: list[str] = []
         with self.store.transaction() as tx:
             created = {r.id: w for w, r in zip(batch, results)
@@ -200,6 +245,11 @@ class Outbound:
             inserts: list[Link] = []
             updates: list[Link] = []
             for w, r in zip(batch, results):
+                if (not r.ok and r.error is not None and r.error.retriable
+                        and r.error.category is ErrorCategory.CONFLICT
+                        and w.mode is WriteMode.UPDATE and self.stream.version_field):
+                    stale.append(w)
+                    continue
                 if not r.ok or r.id is None:
                     err = r.error
                     failures.append(Failure(
@@ -218,10 +268,13 @@ class Outbound:
                 ok.append(str(w.record_id))
                 if link is not None:
                     link.baseline = {**link.baseline, **w.hub_values}
+                    if self.stream.version_field:
+                        link.system_version = r.version
                     updates.append(link)
                     self.stats.updated += 1
                 else:
-                    inserts.append(Link(m.name, r.id, w.record_id, dict(w.hub_values), None))
+                    inserts.append(Link(m.name, r.id, w.record_id, dict(w.hub_values), None,
+                                        system_version=r.version))
                     if r.created:
                         self.stats.created += 1
                     else:
@@ -234,6 +287,7 @@ class Outbound:
                 tx.dead_letters.record(m.name, "out", failures, self.run_id)
         for f in failures:
             self.stats.add_failure(FailureNote(f.item_key, f.category, f.message, f.code))
+        return stale
 
     def _record_failures(self, failures: list[Failure]) -> None:
         with self.store.transaction() as tx:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -129,10 +129,12 @@ class Store:
                     t.metadata.create_all(conn)
                     conn.execute(insert(t.meta).values(key="schema_version",
                                                        value=str(t.SCHEMA_VERSION)))
-                elif version != t.SCHEMA_VERSION:
+                elif version > t.SCHEMA_VERSION:
                     raise StoreError(
-                        f"the store has schema version {version}, this renkei needs "
-                        f"{t.SCHEMA_VERSION}; migrate it or point RENKEI_DATABASE_URL elsewhere")
+                        f"the store has schema version {version}, newer than this renkei's "
+                        f"{t.SCHEMA_VERSION}; upgrade renkei or point RENKEI_DATABASE_URL elsewhere")
+                elif version < t.SCHEMA_VERSION:
+                    _migrate(conn, version)
         except OperationalError as exc:
             engine.dispose()
             raise StoreError(f"cannot open the store at "
@@ -156,6 +158,15 @@ class Store:
             self._outer.close()
             self._outer = None
         self.engine.dispose()
+
+
+def _migrate(conn: Connection, version: int) -> None:
+    """Bring the store from ``version`` to the current schema, in the caller's transaction."""
+    for step in range(version, t.SCHEMA_VERSION):
+        for sql in t.MIGRATIONS[step]:
+            conn.exec_driver_sql(sql)
+    conn.execute(update(t.meta).where(t.meta.c.key == "schema_version")
+                 .values(value=str(t.SCHEMA_VERSION)))
 
 
 def _schema_version(conn: Connection) -> int | None:

@@ -44,6 +44,7 @@ class Link:
     baseline: JSONDict
     system_modified: str | None = None
     id: int | None = None
+    system_version: str | None = None
 
 
 class Records:
@@ -137,7 +138,8 @@ class Links:
 
     def _load(self, where: Any) -> list[Link]:
         rows = self.conn.execute(select(t.links).where(where))
-        return [Link(r.mapping, r.system_id, r.record_id, dict(r.baseline), r.system_modified, r.id)
+        return [Link(r.mapping, r.system_id, r.record_id, dict(r.baseline), r.system_modified,
+                     r.id, r.system_version)
                 for r in rows]
 
     def by_system_ids(self, mapping: str, system_ids: Iterable[str]) -> dict[str, Link]:
@@ -160,7 +162,8 @@ class Links:
         now = utcnow()
         self.conn.execute(insert(t.links), [
             {"mapping": k.mapping, "system_id": k.system_id, "record_id": k.record_id,
-             "baseline": k.baseline, "system_modified": k.system_modified, "updated_at": now}
+             "baseline": k.baseline, "system_modified": k.system_modified,
+             "system_version": k.system_version, "updated_at": now}
             for k in links])
 
     def update_many(self, links: Sequence[Link]) -> None:
@@ -170,9 +173,10 @@ class Links:
         self.conn.execute(
             update(t.links).where(and_(t.links.c.mapping == bindparam("m"),
                                        t.links.c.system_id == bindparam("s")))
-            .values(baseline=bindparam("b"), system_modified=bindparam("sm"), updated_at=now),
-            [{"m": k.mapping, "s": k.system_id, "b": k.baseline, "sm": k.system_modified}
-             for k in links])
+            .values(baseline=bindparam("b"), system_modified=bindparam("sm"),
+                    system_version=bindparam("sv"), updated_at=now),
+            [{"m": k.mapping, "s": k.system_id, "b": k.baseline, "sm": k.system_modified,
+              "sv": k.system_version} for k in links])
 
     def count(self, mapping: str) -> int:
         return int(self.conn.execute(

@@ -22,7 +22,13 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: SQL that brings a store from version ``n`` to ``n + 1`` (see :func:`renkei.store.Store.open`).
+#: Only additive changes, so a migration never rewrites or loses rows.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE links ADD COLUMN system_version VARCHAR(64)",),
+}
 
 metadata = MetaData()
 
@@ -68,6 +74,9 @@ links = Table(
     Column("baseline", JSON, nullable=False),
     Column("system_modified", String(32)),
     Column("updated_at", String(32), nullable=False),
+    # The system's version token (kintone $revision) that goes with the baseline: writes
+    # carry it so the vendor refuses them when the record was edited since (since v2).
+    Column("system_version", String(64)),
     UniqueConstraint("mapping", "system_id", name="uq_links_mapping_system"),
     UniqueConstraint("mapping", "record_id", name="uq_links_mapping_record"),
 )

@@ -94,11 +94,12 @@ class World:
 
 
 def make_world(tmp: Path, store: Store, *, ma: str | None = None, crm: str | None = None,
-               page_size: int = 100, batch: int = 50) -> World:
+               page_size: int = 100, batch: int = 50, versioned_crm: bool = False) -> World:
     name = f"ds-{uuid.uuid4().hex[:8]}"
     ds = MemoryDataset.create(name)
     s_ma = ds.add_stream("contacts", MA_SCHEMA, page_size=page_size, write_batch_size=batch)
-    s_crm = ds.add_stream("leads", CRM_SCHEMA, page_size=page_size, write_batch_size=batch)
+    s_crm = ds.add_stream("leads", CRM_SCHEMA, page_size=page_size, write_batch_size=batch,
+                          versioned=versioned_crm)
     mdir = tmp / f"mappings-{name}"
     mdir.mkdir()
     (mdir / "ma-contacts.yaml").write_text(ma or ma_mapping(), encoding="utf-8")

@@ -33,7 +33,7 @@ def seed_pair(w: World, **ma_values: object) -> tuple[str, str]:
 
 
 def test_new_record_on_one_side_reaches_the_other(world: World) -> None:
-    ma_id, crm_id = seed_pair(world)
+    _ma_id, crm_id = seed_pair(world)
     crm = world.crm.records[crm_id]
     assert (crm["LastName"], crm["Company"], crm["Stage"]) == ("山田", "サクラ精機", "lead")
     assert len(world.hub()) == 1
