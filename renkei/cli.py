@@ -194,6 +194,19 @@ def cmd_connectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from renkei.webhooks import WebhookConfigError
+    from renkei.webhooks.serve import serve
+
+    try:
+        serve(_project(args), host=args.host, port=args.port, public_url=args.public_url,
+              process_every=None if args.no_process else args.every)
+    except WebhookConfigError as exc:
+        print(f"renkei serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.launcher import main as sandbox_main
 
@@ -244,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("connectors", help="installed connector plug-ins")
     s.set_defaults(fn=cmd_connectors)
+
+    s = sub.add_parser("serve", help="receive vendor webhooks into the inbox and apply them")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8787)
+    s.add_argument("--public-url", help="the URL vendors call, if a proxy is in front")
+    s.add_argument("--every", type=float, default=5.0, help="seconds between inbox passes")
+    s.add_argument("--no-process", action="store_true",
+                   help="only receive; another process applies the inbox")
+    s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("sandbox", help="start all vendor emulators with demo data")
     s.add_argument("names", nargs="*", help="emulators to start (default: all)")

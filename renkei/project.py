@@ -81,6 +81,8 @@ class Project:
     mappings_dir: Path
     connections: dict[str, dict[str, Any]]
     ca_bundle: str | None = None
+    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``webhooks:`` sources as written (secrets unresolved; see :meth:`webhook_settings`)."""
     ledger: MemoryLedger = field(default_factory=MemoryLedger)
     _connectors: dict[str, Connector] = field(default_factory=dict, repr=False)
     _mappings: list[Mapping] | None = field(default=None, repr=False)
@@ -108,9 +110,12 @@ class Project:
                 raise ProjectError(f"{p}: connections.{name}: needs a `type`")
         mappings = raw.get("mappings", "mappings")
         ca = raw.get("ca_bundle")
+        hooks = raw.get("webhooks") or {}
+        if not isinstance(hooks, dict) or not all(isinstance(v, dict) for v in hooks.values()):
+            raise ProjectError(f"{p}: webhooks must be a mapping of source name → settings")
         return cls(root=root, database_url=raw.get("database"),
                    mappings_dir=(root / mappings).resolve(), connections=conns,
-                   ca_bundle=str((root / ca).resolve()) if ca else None)
+                   ca_bundle=str((root / ca).resolve()) if ca else None, webhooks=hooks)
 
     def connector(self, name: str) -> Connector:
         """The connector of connection ``name`` (created on first use)."""
@@ -124,6 +129,12 @@ class Project:
             context = ConnectorContext(connection=name, ledger=self.ledger, ca_bundle=self.ca_bundle)
             self._connectors[name] = cls(config, context=context)
         return self._connectors[name]
+
+    def webhook_settings(self, name: str) -> dict[str, Any]:
+        """Settings of webhook source ``name`` with ``${...}`` references resolved."""
+        resolved = _resolve(self.webhooks[name], f"webhooks.{name}")
+        assert isinstance(resolved, dict)
+        return resolved
 
     def stream_lookup(self, connection: str, stream: str) -> StreamSpec | None:
         """The stream spec, or None if the connection cannot tell (unreachable, unknown)."""

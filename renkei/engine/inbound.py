@@ -10,7 +10,7 @@ the page and reaches the same state: nothing lost, nothing duplicated.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,12 +62,19 @@ class Inbound:
         self.run_id = run_id
         self.equal = field_equality(mapping.match_keys, normalize_key)
 
-    def apply_page(self, records: Sequence[JSON], state: Mapping[str, Any] | None) -> None:
-        """Apply one page and move the read cursor to ``state``, atomically."""
+    def apply_page(self, records: Sequence[JSON], state: Mapping[str, Any] | None, *,
+                   also: Callable[[Tx], None] | None = None) -> None:
+        """Apply one page and move the read cursor to ``state``, atomically.
+
+        ``also`` runs in the same transaction (the webhook inbox marks its events processed
+        there, so an event is applied exactly once even if the process dies).
+        """
         with self.store.transaction() as tx:
             self._apply(tx, records)
             if state is not None:
                 tx.cursors.set(self.m.name, "in", state)
+            if also is not None:
+                also(tx)
 
     def retry_dead_letters(self) -> None:
         """Re-apply records that failed inbound on earlier runs (payloads are kept)."""

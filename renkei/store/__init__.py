@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from renkei.store import schema as t
 from renkei.store.audit import Conflict, Conflicts, Ledger, NewConflict, RunRow, Runs
+from renkei.store.inbox import Inbox, InboxEvent, StoredEvent
 from renkei.store.repos import (
     Cursors,
     DeadLetter,
@@ -61,6 +62,7 @@ class Tx:
         self.conflicts = Conflicts(conn)
         self.ledger = Ledger(conn)
         self.runs = Runs(conn)
+        self.inbox = Inbox(conn)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -165,6 +167,7 @@ def _migrate(conn: Connection, version: int) -> None:
     for step in range(version, t.SCHEMA_VERSION):
         for sql in t.MIGRATIONS[step]:
             conn.exec_driver_sql(sql)
+    t.metadata.create_all(conn)  # tables added since ``version``; existing ones untouched
     conn.execute(update(t.meta).where(t.meta.c.key == "schema_version")
                  .values(value=str(t.SCHEMA_VERSION)))
 
@@ -177,7 +180,25 @@ def _schema_version(conn: Connection) -> int | None:
 
 
 __all__ = [
-    "Conflict", "Cursors", "DeadLetter", "DeadLetters", "Failure", "HubRecord", "Journal",
-    "JournalEntry", "Link", "Links", "MatchKeys", "NewConflict", "Records", "RunRow", "Store",
-    "StoreError", "Tx", "resolve_url",
+    "Conflict",
+    "Cursors",
+    "DeadLetter",
+    "DeadLetters",
+    "Failure",
+    "HubRecord",
+    "Inbox",
+    "InboxEvent",
+    "Journal",
+    "JournalEntry",
+    "Link",
+    "Links",
+    "MatchKeys",
+    "NewConflict",
+    "Records",
+    "RunRow",
+    "Store",
+    "StoreError",
+    "StoredEvent",
+    "Tx",
+    "resolve_url",
 ]

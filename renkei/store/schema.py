@@ -22,12 +22,14 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-#: SQL that brings a store from version ``n`` to ``n + 1`` (see :func:`renkei.store.Store.open`).
-#: Only additive changes, so a migration never rewrites or loses rows.
+#: SQL that brings a store from version ``n`` to ``n + 1`` (see :func:`renkei.store.Store.open`),
+#: run before missing tables are created. Only additive changes, so a migration never
+#: rewrites or loses rows.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE links ADD COLUMN system_version VARCHAR(64)",),
+    2: (),  # v3 adds the webhook_inbox table
 }
 
 metadata = MetaData()
@@ -166,4 +168,24 @@ runs = Table(
     Column("finished_at", String(32)),
     Column("summary", JSON),
     Column("flow_run_id", String(64)),
+)
+
+# Webhook events, written before the receiver answers 200 and processed by the inbox flow.
+# (source, event_id) is unique so a vendor's redelivery is stored once; ``signature`` tells
+# an exact replay of a request (refused) from a redelivery (acknowledged, not stored again).
+webhook_inbox = Table(
+    "webhook_inbox", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("event_type", String(128)),
+    Column("signature", String(255)),
+    Column("received_at", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("processed_at", String(32)),
+    Column("error", Text),
+    UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
+    Index("ix_inbox_status", "status", "id"),
 )
