@@ -52,7 +52,7 @@ def run_name() -> str:
         ins = ", ".join(sorted({m.connection for m in ms if m.inbound_fields})) or "-"
         outs = ", ".join(sorted({m.connection for m in ms if m.outbound_fields})) or "-"
         return f"{entity} sync · {ins} → hub → {outs}"
-    except Exception:  # a name must never fail a run
+    except Exception:  # noqa: BLE001 — a name must never fail a run
         return f"{entity} sync"
 
 

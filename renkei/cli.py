@@ -31,9 +31,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             proj = _project(args)
             paths = [proj.mappings_dir]
+            if proj.rules_dir is not None and proj.rules_dir.is_dir():
+                paths.append(proj.rules_dir)
             if args.online:
                 lookup = proj.stream_lookup
-        except Exception:
+        except Exception:  # noqa: BLE001 — no project: validate the default directory
             paths = [Path("mappings")]
     diags = validate_paths(paths, streams=lookup)
     for d in diags:
@@ -132,6 +134,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("\nOutbound backlog (journal entries not yet pushed):")
         for name, n in backlog.items():
             print(f"  {name:<28} {n}")
+        if proj.unconnected_mappings():
+            print("\nMappings not run (their connection is not in renkei.yaml): "
+                  + ", ".join(proj.unconnected_mappings()))
         print(f"\nDead letters open: {len(letters)}")
         by = Counter((d.mapping, d.direction, d.category, "permanent" if d.permanent else "retrying")
                      for d in letters)
@@ -183,6 +188,32 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_route(args: argparse.Namespace) -> int:
+    from renkei.clock import utcnow
+    from renkei.rules import LeadNotFoundError, explain_route, reroute
+    from renkei.store import Store
+
+    proj = _project(args)
+    rules = proj.rules()
+    if rules is None or rules.routing is None:
+        print(f"renkei route: no routing rules in {proj.rules_dir}", file=sys.stderr)
+        return 1
+    store = Store.open(proj.database_url)
+    try:
+        with store.transaction() as tx:
+            if args.reroute:
+                outcome = reroute(rules, tx, args.email, utcnow())
+                print(f"re-routed {len(outcome.routed)} lead(s); the next sync sends the change")
+            for line in explain_route(rules, tx, args.email).lines:
+                print(line)
+    except LeadNotFoundError as exc:
+        print(f"renkei route: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_connectors(args: argparse.Namespace) -> int:
     from connectors.sdk.registry import discover
 
@@ -190,7 +221,20 @@ def cmd_connectors(args: argparse.Namespace) -> int:
         if info.connector is None:
             print(f"{name:<14} BROKEN  {info.target}: {info.error}")
         else:
-            print(f"{name:<14} {info.connector.version:<8} {info.target}")
+            streams = ", ".join(getattr(info.connector, "stream_names", ())) or "(from the vendor)"
+            print(f"{name:<14} {info.connector.version:<8} {info.target}  streams: {streams}")
+    return 0
+
+
+def cmd_connector_new(args: argparse.Namespace) -> int:
+    from renkei.scaffold import ScaffoldError, new_connector
+
+    try:
+        root = new_connector(args.name, Path(args.dir))
+    except ScaffoldError as exc:
+        print(f"renkei connector new: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {root}\nnext: cd {root} && pip install -e . && pytest  (see CONTRIBUTING.md)")
     return 0
 
 
@@ -255,8 +299,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--show-pii", action="store_true")
     s.set_defaults(fn=cmd_conflicts)
 
+    s = sub.add_parser("route", help="explain (or redo) the routing of one hub lead")
+    s.add_argument("email", help="the lead's e-mail address")
+    s.add_argument("--explain", action="store_true",
+                   help="each rule in order, matched or not and why (the default)")
+    s.add_argument("--reroute", action="store_true",
+                   help="route it again even though it has an owner (journalled for the next sync)")
+    s.set_defaults(fn=cmd_route)
+
     s = sub.add_parser("connectors", help="installed connector plug-ins")
     s.set_defaults(fn=cmd_connectors)
+
+    s = sub.add_parser("connector", help="write a connector: `connector new NAME` scaffolds one")
+    verbs = s.add_subparsers(dest="connector_command", required=True)
+    s = verbs.add_parser("new", help="generate the package renkei-NAME (see CONTRIBUTING.md)")
+    s.add_argument("name", help="connector type name: a lower-case Python identifier")
+    s.add_argument("--dir", default=".", help="where to create the package (default: .)")
+    s.set_defaults(fn=cmd_connector_new)
 
     s = sub.add_parser("serve", help="receive vendor webhooks into the inbox and apply them")
     s.add_argument("--host", default="127.0.0.1")

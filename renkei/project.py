@@ -4,6 +4,7 @@ A project is a ``renkei.yaml``::
 
     database: sqlite:///.renkei/renkei.db     # or RENKEI_DATABASE_URL
     mappings: mappings                         # directory of mapping files
+    rules: mappings/rules                      # rule files (qualification, routing, alerts)
     ca_bundle: null                            # extra CA to trust (the sandbox's)
     connections:
       marketo:
@@ -19,6 +20,7 @@ Values are never logged; ``${NAME}`` that is not set is an error naming the key,
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import stat
@@ -35,7 +37,9 @@ from connectors.sdk.ledger import MemoryLedger
 from connectors.sdk.registry import connector_class
 from connectors.sdk.types import StreamSpec
 from renkei.mapping import Mapping, load_mappings
+from renkei.rules import RuleSet
 
+log = logging.getLogger("renkei.project")
 _REF = re.compile(r"\$\{([^}]+)\}")
 PROJECT_FILE = "renkei.yaml"
 
@@ -79,13 +83,18 @@ class Project:
     root: Path
     database_url: str | None
     mappings_dir: Path
-    connections: dict[str, dict[str, Any]]
+    # Out of the repr: a project file may hold a secret literally instead of as ${...}.
+    connections: dict[str, dict[str, Any]] = field(repr=False)
     ca_bundle: str | None = None
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     """``webhooks:`` sources as written (secrets unresolved; see :meth:`webhook_settings`)."""
+    rules_dir: Path | None = None
+    """Rule files; None (or a missing directory): no rules phase."""
     ledger: MemoryLedger = field(default_factory=MemoryLedger)
     _connectors: dict[str, Connector] = field(default_factory=dict, repr=False)
     _mappings: list[Mapping] | None = field(default=None, repr=False)
+    _rules: RuleSet | None = field(default=None, repr=False)
+    _unconnected: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> Project:
@@ -109,12 +118,14 @@ class Project:
             if not isinstance(c, dict) or "type" not in c:
                 raise ProjectError(f"{p}: connections.{name}: needs a `type`")
         mappings = raw.get("mappings", "mappings")
+        rules = raw.get("rules", f"{mappings}/rules")
         ca = raw.get("ca_bundle")
         hooks = raw.get("webhooks") or {}
         if not isinstance(hooks, dict) or not all(isinstance(v, dict) for v in hooks.values()):
             raise ProjectError(f"{p}: webhooks must be a mapping of source name → settings")
         return cls(root=root, database_url=raw.get("database"),
                    mappings_dir=(root / mappings).resolve(), connections=conns,
+                   rules_dir=(root / rules).resolve(),
                    ca_bundle=str((root / ca).resolve()) if ca else None, webhooks=hooks)
 
     def connector(self, name: str) -> Connector:
@@ -140,13 +151,42 @@ class Project:
         """The stream spec, or None if the connection cannot tell (unreachable, unknown)."""
         try:
             return self.connector(connection).stream(stream)
-        except Exception:  # validation must work offline; it then skips system-field checks
+        except Exception:  # noqa: BLE001 — offline validation skips system-field checks
             return None
 
     def mappings(self) -> list[Mapping]:
+        """The mappings this project runs: those whose connection it configures.
+
+        A mapping directory is often shared (this repo's ``mappings/`` has one file per
+        vendor); files for connections the project does not define are left out and listed
+        by :meth:`unconnected_mappings` so ``renkei status`` and the run log can say so.
+        """
         if self._mappings is None:
-            self._mappings = load_mappings(self.mappings_dir)
+            every = load_mappings(self.mappings_dir)
+            self._mappings = [m for m in every if m.connection in self.connections]
+            self._unconnected = [m.name for m in every if m.connection not in self.connections]
+            if self._unconnected:
+                log.info("mappings without a connection in the project, not run: %s",
+                         ", ".join(self._unconnected))
         return self._mappings
+
+    def unconnected_mappings(self) -> list[str]:
+        """Names of mapping files whose connection the project does not define."""
+        self.mappings()
+        return list(self._unconnected)
+
+    def rules(self) -> RuleSet | None:
+        """The rule set of ``rules_dir`` (None without one).
+
+        Raises:
+            renkei.mapping.MappingError: a rule file is invalid.
+        """
+        if self._rules is None and self.rules_dir is not None and self.rules_dir.is_dir():
+            self._rules = RuleSet.load(self.rules_dir)
+            self._rules.email_keys = tuple(dict.fromkeys(
+                k.name for m in self.mappings_for("lead") for k in m.match_keys
+                if list(k.fields) == ["email"])) or ("email",)
+        return self._rules
 
     def mappings_for(self, entity: str) -> list[Mapping]:
         return [m for m in self.mappings() if m.entity == entity]
