@@ -221,7 +221,7 @@ def cmd_connectors(args: argparse.Namespace) -> int:
         if info.connector is None:
             print(f"{name:<14} BROKEN  {info.target}: {info.error}")
         else:
-            streams = ", ".join(getattr(info.connector, "stream_names", ())) or "(from the vendor)"
+            streams = ", ".join(getattr(info.connector, "stream_names", ())) or "(set by the connection)"
             print(f"{name:<14} {info.connector.version:<8} {info.target}  streams: {streams}")
     return 0
 

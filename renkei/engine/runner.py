@@ -14,11 +14,13 @@ from functools import partial
 from typing import Any
 
 from connectors.sdk.errors import ConnectorError
+from renkei.clock import utcnow
 from renkei.engine.inbound import Inbound
 from renkei.engine.outbound import Outbound, PlannedWrite, Step, direct
 from renkei.engine.stats import MappingStats, RunSummary
 from renkei.mapping import Mapping
 from renkei.project import Project
+from renkei.rules import run_rules
 from renkei.store import Store
 
 log = logging.getLogger("renkei.sync")
@@ -60,6 +62,7 @@ class SyncRunner:
             for m in selected:
                 if m.inbound_fields:
                     self._phase(summary, m, "in", self._inbound)
+            self._rules(summary)
             for m in selected:
                 if m.outbound_fields:
                     self._phase(summary, m, "out", self._outbound)
@@ -86,6 +89,17 @@ class SyncRunner:
             if self.plan is None and calls:
                 with self.store.transaction() as tx:
                     tx.ledger.add(calls, summary.run_id)
+
+    def _rules(self, summary: RunSummary) -> None:
+        """Qualification, routing and alerts over every change since the rules' own cursor,
+        in one transaction, journalled as source ``rules`` (so outbound sends them)."""
+        rules = self.project.rules()
+        if rules is None:
+            return
+        started = time.perf_counter()
+        with self.store.transaction() as tx:
+            summary.rules = run_rules(rules, tx, utcnow(), run_id=summary.run_id).stats
+        summary.rules.duration_s = time.perf_counter() - started
 
     def _tick(self, name: str) -> None:
         self._steps += 1

@@ -55,11 +55,32 @@ class MappingStats:
 
 
 @dataclass
+class RuleStats:
+    """What the rules phase of a run did (renkei/rules)."""
+
+    qualified: int = 0
+    routed: int = 0
+    alerts_created: int = 0
+    alerts_suppressed: int = 0  # the owner does not want this type, or is quiet
+    alerts_without_owner: int = 0
+    failed: int = 0
+    duration_s: float = 0.0
+
+    def as_row(self) -> dict[str, Any]:
+        return {"qualified": self.qualified, "routed": self.routed,
+                "alerts_created": self.alerts_created,
+                "alerts_suppressed": self.alerts_suppressed,
+                "alerts_without_owner": self.alerts_without_owner, "failed": self.failed,
+                "duration_s": round(self.duration_s, 3)}
+
+
+@dataclass
 class RunSummary:
     run_id: str
     entity: str
     stats: list[MappingStats] = field(default_factory=list)
     status: str = "completed"
+    rules: RuleStats = field(default_factory=RuleStats)
 
     def get(self, mapping: str, direction: str) -> MappingStats:
         for s in self.stats:
@@ -75,4 +96,4 @@ class RunSummary:
 
     def as_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "entity": self.entity, "status": self.status,
-                "mappings": [s.as_row() for s in self.stats]}
+                "mappings": [s.as_row() for s in self.stats], "rules": self.rules.as_row()}

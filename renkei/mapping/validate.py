@@ -153,19 +153,29 @@ def validate_paths(paths: Sequence[Path], *, streams: StreamLookup | None = None
                    ) -> list[Diagnostic]:
     """Check mapping files and directories of them (examples run, cross-file checks).
 
-    Never raises on bad input. Directories are read like :func:`load_mappings`.
+    Never raises on bad input. Directories are read like :func:`load_mappings`. Rule files
+    (a ``kind:`` key, or a ``rules`` directory, which a mappings directory's ``rules/`` is
+    too) are checked as rules (:mod:`renkei.rules`), not as mappings.
 
     Returns:
         Every diagnostic, errors and warnings, sorted by file and position.
     """
+    from renkei.rules import is_rules_path, validate_rule_paths  # rules build on mapping
+
     problems: list[Diagnostic] = []
     pairs: list[tuple[Mapping, Document]] = []
     files: list[Path] = []
+    rule_paths: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if is_rules_path(path):
+            rule_paths.append(path)
+        elif path.is_dir():
             files += mapping_files(path)
+            if (path / "rules").is_dir():
+                rule_paths.append(path / "rules")
         else:
             files.append(path)
+    problems += validate_rule_paths(list(dict.fromkeys(rule_paths)))
     for path in dict.fromkeys(files):
         raw, unreadable = _read(path)
         problems += unreadable
