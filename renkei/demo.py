@@ -118,6 +118,7 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
     """Run the demo; ``on_done`` sees the emulators and the store before they stop."""
     from sandbox.core.server import EmulatorServer
     from sandbox.core.tls import make_tls
+    from sandbox.kintone import API_TOKENS, KintoneEmulator, KintoneSettings
     from sandbox.marketo.app import MarketoEmulator
     from sandbox.marketo.config import MarketoConfig
     from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
@@ -128,20 +129,24 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
     shutil.rmtree(workdir / "tls", ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    print("renkei demo — Marketo ⇄ hub ⇄ Salesforce, on local emulators\n", flush=True)
+    print("renkei demo — Marketo ⇄ hub ⇄ Salesforce, kintone, on local emulators\n", flush=True)
 
     marketo = MarketoEmulator(MarketoConfig(size=2000, seed=42))
     salesforce = SalesforceEmulator(SalesforceSettings(size=500, seed=42, marketo_size=2000))
+    kintone = KintoneEmulator(KintoneSettings(size=2000, seed=42))
     tls = make_tls(workdir / "tls")
     servers = [EmulatorServer(marketo.asgi(), name="marketo", port=_pick_port(18081)),
-               EmulatorServer(salesforce.asgi(), name="salesforce", port=_pick_port(18443), tls=tls)]
+               EmulatorServer(salesforce.asgi(), name="salesforce", port=_pick_port(18443), tls=tls),
+               EmulatorServer(kintone.asgi(), name="kintone", port=_pick_port(18070))]
     prefect: PrefectServer | None = None
     try:
         for s in servers:
             s.start()
-        mk_url, sf_url = servers[0].url, servers[1].url
+        mk_url, sf_url, kn_url = servers[0].url, servers[1].url, servers[2].url
         print(f"  sandbox   marketo {mk_url} (2,000 leads) · salesforce {sf_url} (500 leads, "
-              "200 of them also in Marketo)", flush=True)
+              "200 of them also in Marketo)\n"
+              f"            kintone {kn_url} (リードマスタ: 400 people sales already know; "
+              "アラート: empty)", flush=True)
         ui_url = None
         if ui:
             prefect = PrefectServer(workdir / "prefect", _pick_port(port))
@@ -163,9 +168,14 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
                 "salesforce": {"type": "salesforce", "config": {
                     "login_url": sf_url, "client_id": sf["client_id"],
                     "client_secret": sf["client_secret"], "external_id_field": "Renkei_Id__c"}},
+                "kintone": {"type": "kintone", "config": {
+                    "base_url": kn_url, "api_token": f"{API_TOKENS[1]},{API_TOKENS[2]}",
+                    "apps": {"leads": 1, "alerts": 2}}},
             },
+            "rules": str(REPO / "mappings" / "rules"),
         })
-        return _scenario(workdir, marketo, salesforce, ui_url, exit_when_done, started, on_done)
+        return _scenario(workdir, marketo, salesforce, kintone, ui_url, exit_when_done,
+                         started, on_done)
     finally:
         for s in servers:
             s.stop()
@@ -177,11 +187,66 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
 
 
 def _sync(workdir: Path) -> tuple[dict[str, Any], str | None]:
+    """A lead sync, then an alert sync (alerts the lead sync's rules created go to kintone).
+
+    The result is the lead run's, with the alert run's mapping rows appended.
+    """
     from flows.sync import sync_entity
 
     state = sync_entity(entity="lead", project=str(workdir), return_state=True)
     result: dict[str, Any] = state.result()
+    alerts: dict[str, Any] = sync_entity(entity="alert", project=str(workdir))
+    result["mappings"] = [*result["mappings"], *alerts["mappings"]]
+    if alerts["status"] != "completed":
+        result["status"] = alerts["status"]
     return result, str(state.state_details.flow_run_id)
+
+
+def _print_rules(result: dict[str, Any]) -> None:
+    r = result.get("rules") or {}
+    if r:
+        print(f"  rules: {r.get('qualified', 0)} qualified as MQL, {r.get('routed', 0)} routed, "
+              f"{r.get('alerts_created', 0)} alerts created "
+              f"({r.get('alerts_suppressed', 0)} held back by owners' preferences)")
+
+
+def _print_handoff(workdir: Path, kintone: Any) -> None:
+    """Teams in the kintone lead master, and one routing decision explained."""
+    from collections import Counter
+
+    from renkei.project import Project
+    from renkei.rules import explain_route
+    from renkei.store import Store
+
+    leads, _ = kintone.list_records("1", offset=0, limit=1_000_000)
+    teams = Counter(str((r.get("担当チーム") or {}).get("value") or "-") for r in leads)
+    alerts, _ = kintone.list_records("2", offset=0, limit=1_000_000)
+    print(f"  kintone リードマスタ: {len(leads)} records; by team: "
+          + ", ".join(f"{t} {n}" for t, n in teams.most_common()))
+    print(f"  kintone アラート: {len(alerts)} alerts for their owners")
+    routed = [r for r in leads if (r.get("振り分け理由") or {}).get("value")]
+    if not routed:
+        return
+    email = str(routed[0]["メールアドレス"]["value"])
+    project = Project.load(workdir)
+    store = Store.open(project.database_url)
+    try:
+        rules = project.rules()
+        if rules is not None:
+            with store.transaction() as tx:
+                lines = explain_route(rules, tx, email).lines
+            print(f"  why (renkei --project {workdir} route --explain <email>):")
+            for line in lines[:12]:
+                print(f"    {mask_line(line)}")
+    finally:
+        store.close()
+        project.close()
+
+
+def mask_line(line: str) -> str:
+    from renkei.redact import mask_text
+
+    return mask_text(line)
 
 
 def _print_run(title: str, result: dict[str, Any]) -> None:
@@ -194,16 +259,19 @@ def _print_run(title: str, result: dict[str, Any]) -> None:
               f"{r['api_calls']:>11}")
 
 
-def _scenario(workdir: Path, marketo: Any, salesforce: Any, ui_url: str | None,
+def _scenario(workdir: Path, marketo: Any, salesforce: Any, kintone: Any, ui_url: str | None,
               exit_when_done: bool, started: float,
               on_done: Callable[[DemoOutcome], None] | None) -> int:
     from renkei.redact import mask_text
     from renkei.store import Store
 
-    print("\n1) first sync: everyone in both systems, the 200 shared people matched, not copied",
-          flush=True)
+    print("\n1) first sync: everyone in both systems, the 200 shared people matched, not copied;\n"
+          "   qualified leads (cross score per channel) routed to a team and owner, handed to the\n"
+          "   kintone lead master with the reason, and their owners alerted", flush=True)
     first, run1 = _sync(workdir)
     _print_run("sync 1", first)
+    _print_rules(first)
+    _print_handoff(workdir, kintone)
 
     store = Store.open(f"sqlite:///{workdir / 'renkei.db'}")
     pairs = _linked_pairs(store)

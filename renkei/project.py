@@ -40,6 +40,11 @@ from renkei.mapping import Mapping, load_mappings
 from renkei.rules import RuleSet
 
 log = logging.getLogger("renkei.project")
+
+SYNC_ORDER = ("lead", "account", "activity", "deal", "alert")
+"""Order of a full sync: people first (so an activity or deal finds its lead and only a
+person unknown to every lead system is captured as new), alerts last (the rules of the
+earlier runs create them)."""
 _REF = re.compile(r"\$\{([^}]+)\}")
 PROJECT_FILE = "renkei.yaml"
 
@@ -192,7 +197,10 @@ class Project:
         return [m for m in self.mappings() if m.entity == entity]
 
     def entities(self) -> list[str]:
-        return sorted({m.entity for m in self.mappings()})
+        """Mapped entities in sync order (:data:`SYNC_ORDER`, then any other by name)."""
+        mapped = {m.entity for m in self.mappings()}
+        return sorted(mapped, key=lambda e: (SYNC_ORDER.index(e) if e in SYNC_ORDER
+                                             else len(SYNC_ORDER), e))
 
     def close(self) -> None:
         for c in self._connectors.values():

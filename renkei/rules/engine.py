@@ -20,6 +20,7 @@ from renkei.engine.merge import blank
 from renkei.engine.stats import RuleStats
 from renkei.entities import validate_entity
 from renkei.rules.alerts import Drafts, activity_alerts, change_alerts, shift
+from renkei.rules.capture import capture_leads
 from renkei.rules.context import ALERT_KEY, ALERT_LEAD_KEY, RulesData, alert_id
 from renkei.rules.decide import (
     Decision,
@@ -94,6 +95,7 @@ def apply_rules(rules: RuleSet, tx: Tx, changes: Changes, now: str, *,
     activities = list(data.records("activity", changes.get("activity", {})).values())
     data.index_activities(activities)
     lead_of = data.leads_of(activities)
+    lead_of.update(capture_leads(tx, rules.email_keys, activities, lead_of, now, run_id))
     forced = set(reroute)
     leads = data.records("lead", set(changes.get("lead", {})) | set(lead_of.values()) | forced)
     ordered = [leads[i] for i in sorted(leads)]
