@@ -49,7 +49,9 @@ __all__ = [
 logger = logging.getLogger("sandbox")
 
 #: Packages imported by :func:`load_emulators`; each registers its emulator on import.
-VENDOR_PACKAGES: tuple[str, ...] = ("sandbox.marketo", "sandbox.salesforce")
+VENDOR_PACKAGES: tuple[str, ...] = ("sandbox.marketo", "sandbox.salesforce", "sandbox.smp",
+                                   "sandbox.esm", "sandbox.kintone", "sandbox.hubspot",
+                                   "sandbox.zoom", "sandbox.brightcove")
 
 MIN_SIZE, MAX_SIZE = 100, 1_000_000
 

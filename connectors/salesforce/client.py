@@ -37,6 +37,7 @@ from connectors.sdk import (
     RetryPolicy,
     VendorUnavailableError,
     call_with_retries,
+    parse_retry_after,
     reveal,
 )
 from connectors.sdk.limits import AccountLimiter
@@ -143,10 +144,13 @@ class SalesforceClient:
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         request = response.request
+        self._local.logged = True
         self._context.ledger.record(ApiCall(
             connection=self._context.connection, method=str(request.method),
             path=urlsplit(str(request.url)).path, status=response.status_code,
             duration_s=response.elapsed.total_seconds(), kind=self._kind))
+        # simple-salesforce's errors carry no headers: keep the vendor's wait for _once.
+        self._local.retry_after = parse_retry_after(response.headers.get("Retry-After"))
         match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.api_usage = ApiUsage(int(match.group(1)), int(match.group(2)))
@@ -226,12 +230,18 @@ class SalesforceClient:
         (a log record, a report) holds our error.
         """
         error: ConnectorError
+        self._local.logged = False
         try:
             return fn()
-        except requests.exceptions.SSLError:
-            error = ConfigurationError(
-                f"TLS verification failed for {method} {path}: the server's certificate is "
-                "not trusted (for the sandbox, pass its CA bundle)")
+        except requests.exceptions.SSLError as exc:
+            # A reset mid-exchange on a TLS connection is an SSLError too (unexpected EOF):
+            # only a refused certificate is the configuration's fault.
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                error = ConfigurationError(
+                    f"TLS verification failed for {method} {path}: the server's certificate "
+                    "is not trusted (for the sandbox, pass its CA bundle)")
+            else:
+                error = VendorUnavailableError(f"connection lost during {method} {path}")
         except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL):
             error = NotSentError(f"cannot connect for {method} {path}")
         except requests.exceptions.ConnectionError as exc:
@@ -241,7 +251,8 @@ class SalesforceClient:
                      VendorUnavailableError(f"connection lost during {method} {path}"))
         except (requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError):
             error = VendorUnavailableError(f"timeout or cut-off body during {method} {path}")
-        self._record_failure(method, path)
+        if not self._local.logged:  # a body cut off after the headers is already logged
+            self._record_failure(method, path)
         raise error
 
     def call(self, fn: Callable[[Salesforce], T], *, method: str, path: str, kind: str,
@@ -295,6 +306,8 @@ class SalesforceClient:
             raise
         except SalesforceError as exc:
             error = call_error(exc.status, exc.content, where)
+            if isinstance(error, RateLimitedError) and error.retry_after is None:
+                error.retry_after = getattr(self._local, "retry_after", None)
         except ValueError:
             # simple-salesforce parsed a body that was cut off mid-way.
             error = VendorUnavailableError(f"{where} answered a body that is not valid JSON "

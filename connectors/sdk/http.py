@@ -202,9 +202,11 @@ class HttpClient:
         request.extensions["renkei_started"] = time.perf_counter()
 
     def _on_response(self, response: httpx.Response) -> None:
+        req = response.request
+        # Logged once the headers are in: a body cut off later must not be logged again.
+        req.extensions["renkei_logged"] = True
         if self._ledger is None:
             return
-        req = response.request
         started = req.extensions.get("renkei_started", time.perf_counter())
         self._ledger.record(ApiCall(
             connection=self.connection, method=req.method, path=req.url.path,
@@ -227,6 +229,7 @@ class HttpClient:
         # header, for as long as anything (a log record of a retry) holds our error.
         failure: ConnectorError | None = None
         response: httpx.Response | None = None
+        logged = False
         with slot:
             try:
                 response = self._client.request(
@@ -236,8 +239,10 @@ class HttpClient:
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 failure = VendorUnavailableError(
                     f"{type(exc).__name__} during {method} {httpx.URL(url).path}")
+                logged = _logged(exc)
         if failure is not None or response is None:
-            self._record_failure(method, url, kind)
+            if not logged:
+                self._record_failure(method, url, kind)
             raise failure or VendorUnavailableError(f"no response for {method}")
         body: Any = None
         bad_json = False
@@ -307,6 +312,14 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _logged(exc: httpx.RequestError) -> bool:
+    """Whether the ledger already has this exchange (its headers came in, then it failed)."""
+    try:
+        return "renkei_logged" in exc.request.extensions
+    except RuntimeError:  # httpx raises when no request is attached
+        return False
 
 
 class _null_slot:

@@ -72,9 +72,11 @@ def _field_chain(node: Mapping[str, Any]) -> list[str] | None:
     if node.get("type") == "field":
         return [str(node["value"])]
     if node.get("type") == "subexpression":
-        left, right = node["children"]
-        head, tail = _field_chain(left), _field_chain(right)
-        return head + tail if head is not None and tail is not None else None
+        # jmespath flattens a.b.c into one subexpression with three children
+        parts = [_field_chain(child) for child in node["children"]]
+        if any(p is None for p in parts):
+            return None
+        return [key for p in parts if p is not None for key in p]
     return None
 
 

@@ -14,6 +14,8 @@ nothing is kept.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +79,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # 'nan', 'inf': kept visible, and still invalid on a retry
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON for the store: NaN and infinities (a vendor's raw record may hold them) are not
+    JSON, and PostgreSQL refuses them, so they are written as strings."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
+
+
 def resolve_url(url: str | None) -> str:
     """The database URL: the argument, else ``RENKEI_DATABASE_URL``, else the SQLite default.
 
@@ -118,7 +139,7 @@ class Store:
                 Path(db).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs["pool_pre_ping"] = True
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(url, json_serializer=_json_dumps, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
