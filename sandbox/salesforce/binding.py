@@ -6,7 +6,9 @@ and their backslash escapes; a datetime field compares only with datetime or dat
 (``TODAY``), never with a quoted string (INVALID_FIELD "value of filter criterion ... should
 not be enclosed in quotes") [S]; ascending sorts put nulls first, descending ones last,
 unless NULLS FIRST/LAST says; ``OFFSET`` is at most 2000 (NUMBER_OUTSIDE_VALID_RANGE) [S];
-textarea fields can be neither filtered nor sorted.
+textarea fields can be neither filtered nor sorted. A parent's field (``Contact.Email``,
+the lookup's name without ``Id``) may be selected, not filtered or sorted on here [U: real
+SOQL allows both]; it comes back as a nested object, null when the lookup is empty [C].
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sandbox.salesforce.ids import to_18
-from sandbox.salesforce.schema import FieldDef, ObjectDef
+from sandbox.salesforce.schema import FieldDef, ObjectDef, object_def
 from sandbox.salesforce.soql import (
     LIKE_PERCENT,
     LIKE_UNDERSCORE,
@@ -33,7 +36,7 @@ from sandbox.salesforce.soql import (
 )
 from sandbox.salesforce.store import format_ts
 
-__all__ = ["MAX_OFFSET", "Binder", "Bound", "Predicate", "sort_key"]
+__all__ = ["MAX_OFFSET", "Binder", "Bound", "ParentField", "Predicate", "sort_key"]
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
@@ -79,6 +82,20 @@ def _unescape(text: str) -> str:
     return text.replace(LIKE_PERCENT, "%").replace(LIKE_UNDERSCORE, "_")
 
 
+@dataclass(frozen=True)
+class ParentField:
+    """A selected field of a parent record (``Contact.Email``): the lookup, its target object
+    and the target's field."""
+
+    lookup: FieldDef
+    target: ObjectDef
+    field: FieldDef
+
+    @property
+    def relationship(self) -> str:
+        return self.lookup.name[:-2]
+
+
 @dataclass
 class Bound:
     """A query bound to one object's fields."""
@@ -89,6 +106,7 @@ class Bound:
     order: list[tuple[FieldDef, bool, bool]]
     lower_stamp: tuple[str, bool] | None  # (stamp, strict) from a top-level SystemModstamp bound
     only_stamp: bool  # the WHERE is nothing but SystemModstamp lower bounds
+    parents: list[ParentField] = dataclass_field(default_factory=list)
 
 
 class Binder:
@@ -100,6 +118,17 @@ class Binder:
         if fd is None:
             raise _invalid_field(self.text, name, self.odef)
         return fd
+
+    def parent_field(self, name: str) -> ParentField:
+        """``Relationship.Field`` of a lookup (one level, as the connector needs)."""
+        relationship, _, rest = name.partition(".")
+        lookup = next((f for f in self.odef.fields if f.type == "reference"
+                       and f.name[:-2].lower() == relationship.lower()), None)
+        target = object_def(lookup.reference_to[0]) if lookup is not None else None
+        fd = target.field(rest) if target is not None else None
+        if lookup is None or target is None or fd is None:
+            raise _invalid_field(self.text, name, self.odef)
+        return ParentField(lookup, target, fd)
 
     def literal(self, fd: FieldDef, value: Any) -> Any:
         """A literal in the form record values take, type-checked against the field."""
@@ -227,7 +256,11 @@ class Binder:
         q = self.q
         names = list(q.fields) or (["Id"] if q.count_field is None else [q.count_field])
         fields: list[FieldDef] = []
+        parents: list[ParentField] = []
         for name in names:
+            if "." in name:
+                parents.append(self.parent_field(name))
+                continue
             fd = self.field(name)
             if fd in fields:
                 raise SoqlError("INVALID_FIELD", f"duplicate field selected: {fd.name}")
@@ -244,7 +277,7 @@ class Binder:
             raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE",
                             f"Maximum SOQL offset allowed is {MAX_OFFSET}")
         lower, only = self.stamp_bounds()
-        return Bound(self.odef, fields, predicate, order, lower, only)
+        return Bound(self.odef, fields, predicate, order, lower, only, parents)
 
 
 def sort_key(fd: FieldDef, descending: bool, nulls_last: bool) -> Callable[[Record], Any]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from sandbox.salesforce.duplicates import EmailIndex
 from sandbox.salesforce.ids import to_18
+from sandbox.salesforce.opportunities import derive_stage_fields
 from sandbox.salesforce.schema import ObjectDef, object_def
 from sandbox.salesforce.store import Key, ObjectStore, SeedSource
 from sandbox.salesforce.validation import SfError, check_record, coerce
@@ -197,10 +198,14 @@ class Org:
                 record[fd.name] = fd.default
         record.update({k: v for k, v in values.items() if v is not None})
         stamp = store.stamp()
-        record.update(Id=store.new_id(), IsDeleted=False, OwnerId=record["OwnerId"] or API_USER_ID,
-                      CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp,
+        record.update(Id=store.new_id(), IsDeleted=False, CreatedDate=stamp,
+                      LastModifiedDate=stamp, SystemModstamp=stamp,
                       CreatedById=API_USER_ID, LastModifiedById=API_USER_ID)
+        if "OwnerId" in record:  # a contact role has no owner
+            record["OwnerId"] = record["OwnerId"] or API_USER_ID
         _set_name(record)
+        if store.odef.name == "Opportunity":
+            derive_stage_fields(record, None, values)
         return record
 
     def create(self, sobject: str, raw: Mapping[str, Any], *,
@@ -254,6 +259,8 @@ class Org:
         stamp = store.stamp()
         record.update(LastModifiedDate=stamp, SystemModstamp=stamp, LastModifiedById=API_USER_ID)
         _set_name(record)
+        if store.odef.name == "Opportunity":
+            derive_stage_fields(record, current, values)
         self._replace(store, rid, current, record)
         return WriteOutcome(id=rid)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sandbox.salesforce.binding import Binder, Bound, sort_key
+from sandbox.salesforce.binding import Binder, Bound, ParentField, sort_key
 from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.schema import FieldDef, object_def
 from sandbox.salesforce.soql import SoqlError, parse
@@ -57,6 +57,7 @@ class Cursor:
     keys: _Keys
     endpoint: str
     touched: float = field(default_factory=time.monotonic)
+    parents: list[ParentField] = field(default_factory=list)
 
 
 class QueryEngine:
@@ -105,7 +106,8 @@ class QueryEngine:
             return {"totalSize": 1, "done": True, "records": [
                 {"attributes": {"type": "AggregateResult"}, "expr0": len(keys)}]}
         self._locators += 1
-        cursor = Cursor(make_id("01g", self._locators), store, bound.fields, keys, endpoint)
+        cursor = Cursor(make_id("01g", self._locators), store, bound.fields, keys, endpoint,
+                        parents=bound.parents)
         self.cursors[cursor.locator] = cursor
         while len(self.cursors) > self.MAX_CURSORS:
             self.cursors.popitem(last=False)
@@ -129,8 +131,13 @@ class QueryEngine:
     def page(self, cursor: Cursor, start: int, version: str, batch_size: int) -> dict[str, Any]:
         total = len(cursor.keys)
         stop = min(total, start + batch_size)
-        records = [self.render(cursor.store, cursor.store.by_key(k), cursor.fields, version)
-                   for k in cursor.keys.window(start, stop)]
+        records = []
+        for key in cursor.keys.window(start, stop):
+            record = cursor.store.by_key(key)
+            out = self.render(cursor.store, record, cursor.fields, version)
+            if cursor.parents:
+                self._add_parents(out, record, cursor.parents, version)
+            records.append(out)
         body: dict[str, Any] = {"totalSize": total, "done": stop >= total}
         if stop < total:
             body["nextRecordsUrl"] = (
@@ -147,6 +154,23 @@ class QueryEngine:
         for fd in fields:
             out[fd.name] = record.get(fd.name)
         return out
+
+    def _add_parents(self, out: dict[str, Any], record: Record,
+                     parents: list[ParentField], version: str) -> None:
+        """Nest the selected parent fields into a rendered record, as Salesforce does:
+        ``"Contact": {"attributes": ..., "Email": ...}``, or null for an empty lookup."""
+        by_lookup: dict[str, list[ParentField]] = {}
+        for pf in parents:
+            by_lookup.setdefault(pf.lookup.name, []).append(pf)
+        for lookup, selected in by_lookup.items():
+            target = self.stores.get(selected[0].target.name.lower())
+            parent_id = record.get(lookup)
+            parent = target.get(str(parent_id)) if target is not None and parent_id else None
+            if target is None or parent is None:
+                out[selected[0].relationship] = None
+            else:
+                out[selected[0].relationship] = self.render(
+                    target, parent, [pf.field for pf in selected], version)
 
     def _match(self, store: ObjectStore, bound: Bound, include_deleted: bool) -> _Keys:
         natural = all(not desc and fd.name in ("SystemModstamp", "Id") for fd, desc, _ in

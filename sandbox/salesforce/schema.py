@@ -1,4 +1,5 @@
-"""The emulated org's objects: Lead, Contact and Account, and their describe results.
+"""The emulated org's objects (Lead, Contact, Account, Opportunity, OpportunityContactRole)
+and their describe results.
 
 Field names, types and lengths follow the standard objects (Lead.LastName 80, FirstName 40,
 Company 255, Email 80, Title 128, Phone 40 ...) [S: Salesforce Object Reference field lists];
@@ -12,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OBJECTS", "FieldDef", "ObjectDef", "describe_global", "object_def"]
+__all__ = ["CONTACT_ROLES", "LOSS_REASONS", "OBJECTS", "OPPORTUNITY_STAGES", "FieldDef",
+           "ObjectDef", "describe_global", "object_def"]
 
 
 @dataclass(frozen=True)
@@ -254,8 +256,55 @@ ACCOUNT = ObjectDef("Account", "Account", "001", (
     RENKEI_ID,
 ))
 
-OBJECTS: dict[str, ObjectDef] = {o.name.lower(): o for o in (LEAD, CONTACT, ACCOUNT)}
-PREFIXES: dict[str, ObjectDef] = {o.key_prefix: o for o in (LEAD, CONTACT, ACCOUNT)}
+# The standard sales process's stages and their default probabilities [S: Object Reference,
+# Opportunity.StageName; Setup "Opportunity Stages"]; whether the API refuses a stage the
+# picklist lacks is not documented, so the picklist stays open here [U].
+OPPORTUNITY_STAGES: tuple[tuple[str, int], ...] = (
+    ("Prospecting", 10), ("Qualification", 10), ("Needs Analysis", 20),
+    ("Value Proposition", 50), ("Id. Decision Makers", 60), ("Perception Analysis", 70),
+    ("Proposal/Price Quote", 75), ("Negotiation/Review", 90), ("Closed Won", 100),
+    ("Closed Lost", 0))
+LOSS_REASONS = ("価格", "機能不足", "競合採用", "時期尚早", "予算なし", "その他")
+CONTACT_ROLES = ("Business User", "Decision Maker", "Economic Buyer", "Economic Decision Maker",
+                 "Evaluator", "Executive Sponsor", "Influencer", "Technical Buyer", "Other")
+
+OPPORTUNITY = ObjectDef("Opportunity", "Opportunity", "006", (
+    FieldDef("Id", "id", length=18, createable=False, updateable=False),
+    FieldDef("AccountId", "reference", length=18, reference_to=("Account",)),
+    _s("Name", 120, required=True),
+    _s("StageName", 255, type="picklist", label="Stage", required=True,
+       picklist=tuple(name for name, _ in OPPORTUNITY_STAGES)),
+    FieldDef("Amount", "currency", precision=18, scale=2),
+    FieldDef("CloseDate", "date", required=True),
+    FieldDef("Probability", "percent", label="Probability (%)", precision=3, scale=0),
+    FieldDef("IsClosed", "boolean", label="Closed", createable=False, updateable=False,
+             default=False),
+    FieldDef("IsWon", "boolean", label="Won", createable=False, updateable=False, default=False),
+    _s("LeadSource", 255, type="picklist", picklist=LEAD_SOURCES),
+    FieldDef("CampaignId", "reference", length=18, reference_to=("Campaign",)),
+    _s("NextStep", 255),
+    _s("Description", 32000, type="textarea"),
+    FieldDef("LastStageChangeDate", "datetime", createable=False, updateable=False),
+    *_AUDIT,
+    _s("LossReason__c", 255, type="picklist", label="Loss Reason", picklist=LOSS_REASONS,
+       restricted=True),
+    RENKEI_ID,
+))
+
+# A contact role has no owner: it is part of its opportunity [S: Object Reference].
+OPPORTUNITY_CONTACT_ROLE = ObjectDef("OpportunityContactRole", "Opportunity Contact Role", "00K", (
+    FieldDef("Id", "id", length=18, createable=False, updateable=False),
+    FieldDef("OpportunityId", "reference", length=18, required=True, updateable=False,
+             reference_to=("Opportunity",)),
+    FieldDef("ContactId", "reference", length=18, required=True, reference_to=("Contact",)),
+    _s("Role", 40, type="picklist", picklist=CONTACT_ROLES),
+    FieldDef("IsPrimary", "boolean", label="Primary", default=False),
+    *(f for f in _AUDIT if f.name != "OwnerId"),
+))
+
+_ALL = (LEAD, CONTACT, ACCOUNT, OPPORTUNITY, OPPORTUNITY_CONTACT_ROLE)
+OBJECTS: dict[str, ObjectDef] = {o.name.lower(): o for o in _ALL}
+PREFIXES: dict[str, ObjectDef] = {o.key_prefix: o for o in _ALL}
 
 
 def object_def(name: str) -> ObjectDef | None:

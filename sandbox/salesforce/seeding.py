@@ -1,4 +1,4 @@
-"""Seeded Leads, Contacts and Accounts, built on demand from :mod:`sandbox.seed`.
+"""Seeded Leads, Contacts, Accounts and Opportunities, built on demand from :mod:`sandbox.seed`.
 
 * Accounts: the seed's companies (a few hundred), one Account each.
 * Leads: ``size`` people. By default they are people of their own (seed indices from
@@ -8,6 +8,8 @@
   case) — the identity-resolution case of the demo.
 * Contacts: ``size // 4`` more people (from :data:`CONTACT_BASE`), each linked to the
   Account of their company.
+* Opportunities and their contact roles: ``size // 8`` deals of the Contacts' people
+  (:mod:`sandbox.salesforce.opportunities`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from sandbox.salesforce.auth import USER_ID
 from sandbox.salesforce.ids import make_id
+from sandbox.salesforce.opportunities import OpportunitySeed, RoleSeed
 from sandbox.salesforce.schema import LEAD_STATUSES
 from sandbox.salesforce.store import SeedSource
 from sandbox.seed import Company, Person, companies, demo_split, people
@@ -122,8 +125,12 @@ def default_seeds(size: int, seed: int = 42, *,
         lead_people: Callable[[int, int], list[Person]] = lambda a, b: split[a:b]
     else:
         lead_people = lazy(LEAD_BASE)
+    contacts = size // 4
+    deals = contacts // 2
     return {
         "Lead": _PeopleSeed(size, lead_people, _lead_row),
-        "Contact": _PeopleSeed(size // 4, lazy(CONTACT_BASE), contact_row),
+        "Contact": _PeopleSeed(contacts, lazy(CONTACT_BASE), contact_row),
         "Account": _AccountSeed(comps),
+        "Opportunity": OpportunitySeed(deals, lazy(CONTACT_BASE), account_of, OWNER_IDS),
+        "OpportunityContactRole": RoleSeed(deals, contacts),
     }
