@@ -9,6 +9,12 @@ from urllib.parse import urlsplit
 from connectors.marketo.api import MarketoApi
 from connectors.marketo.errors import MarketoClassifier
 from connectors.marketo.incremental import read_leads
+from connectors.marketo.lists import (
+    MembershipResult,
+    add_to_list,
+    is_member,
+    remove_from_list,
+)
 from connectors.marketo.schema import SYSTEM_FIELDS, lead_schema
 from connectors.marketo.writes import write_leads
 from connectors.sdk import (
@@ -49,6 +55,7 @@ class MarketoConnector(Connector):
     """
 
     name = "marketo"
+    stream_names: ClassVar[tuple[str, ...]] = ("leads",)
     version = "0.1.0"
     spec: ClassVar[Mapping[str, Any]] = {
         "type": "object",
@@ -165,6 +172,18 @@ class MarketoConnector(Connector):
         read_only = frozenset(k for k, v in spec.fields.items() if v.get("readOnly"))
         hub_id_field = self._options.get("hub_id_field")
         return write_leads(self._api, ops, hub_id_field=hub_id_field, read_only=read_only)
+
+    def add_to_list(self, list_id: int, lead_ids: Sequence[int]) -> list[MembershipResult]:
+        """Add leads to a static list; see :mod:`connectors.marketo.lists`."""
+        return add_to_list(self._api, list_id, lead_ids)
+
+    def remove_from_list(self, list_id: int, lead_ids: Sequence[int]) -> list[MembershipResult]:
+        """Remove leads from a static list (a non-member comes back skipped 1015)."""
+        return remove_from_list(self._api, list_id, lead_ids)
+
+    def is_member(self, list_id: int, lead_ids: Sequence[int]) -> list[MembershipResult]:
+        """Membership of leads in a static list."""
+        return is_member(self._api, list_id, lead_ids)
 
     def close(self) -> None:
         self._api.close()

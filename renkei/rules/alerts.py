@@ -30,7 +30,8 @@ class AlertDraft:
     """An alert about to be raised (unless its id exists already)."""
 
     key: str
-    lead_id: int
+    lead_id: int | None
+    """The person it is about (None: a deal task with no known contact)."""
     data: dict[str, Any]
 
 

@@ -1,4 +1,5 @@
-"""The rules phase: qualification, routing and alerts over the changes of a run, in one
+"""The rules phase: qualification, routing, alerts, deal outcomes and stale-deal alerts over
+the changes of a run (leads, activities, deals), in one
 transaction, written as hub changes (records + journal, source ``rules``) exactly like an
 inbound page, so outbound sends them to every system and the journal tells who did it.
 
@@ -22,6 +23,7 @@ from renkei.entities import validate_entity
 from renkei.rules.alerts import Drafts, activity_alerts, change_alerts, shift
 from renkei.rules.capture import capture_leads
 from renkei.rules.context import ALERT_KEY, ALERT_LEAD_KEY, RulesData, alert_id
+from renkei.rules.deal_alerts import activity_deal_alerts, stalled_deal_alerts
 from renkei.rules.decide import (
     Decision,
     RoundRobin,
@@ -32,6 +34,7 @@ from renkei.rules.decide import (
     wants_activities,
 )
 from renkei.rules.model import RuleSet
+from renkei.rules.outcomes import OutcomePlan, apply_outcomes, plan_outcomes
 from renkei.store import HubRecord, Tx
 from renkei.store import schema as t
 
@@ -55,6 +58,10 @@ class RulesOutcome:
     alerts: list[int] = field(default_factory=list)
     """Hub ids of the alerts raised."""
     errors: list[str] = field(default_factory=list)
+    outcomes: dict[int, str] = field(default_factory=dict)
+    """Lead id → the lifecycle stage its deals moved it to."""
+    unmatched_contacts: int = 0
+    """Deal contacts with no hub lead (not created: they arrive from MA or SFA)."""
 
     def merge(self, other: RulesOutcome) -> None:
         for name in ("qualified", "routed", "alerts_created", "alerts_suppressed",
@@ -64,6 +71,8 @@ class RulesOutcome:
         self.routed.update(other.routed)
         self.alerts += other.alerts
         self.errors += other.errors
+        self.outcomes.update(other.outcomes)
+        self.unmatched_contacts += other.unmatched_contacts
 
 
 def should_route(rules: RuleSet, lead: dict[str, Any]) -> bool:
@@ -97,12 +106,20 @@ def apply_rules(rules: RuleSet, tx: Tx, changes: Changes, now: str, *,
     lead_of = data.leads_of(activities)
     lead_of.update(capture_leads(tx, rules.email_keys, activities, lead_of, now, run_id))
     forced = set(reroute)
-    leads = data.records("lead", set(changes.get("lead", {})) | set(lead_of.values()) | forced)
+    plan = plan_outcomes(rules.outcomes, data, changes.get("deal", {})) \
+        if rules.outcomes is not None else OutcomePlan({})
+    out.unmatched_contacts += plan.unmatched
+    leads = data.records("lead", set(changes.get("lead", {})) | set(lead_of.values()) | forced
+                         | set(plan.outcomes))
     ordered = [leads[i] for i in sorted(leads)]
     accounts = data.accounts_of(ordered)
     updates: dict[int, dict[str, Any]] = {}
     _qualify(rules, data, ordered, accounts, now, updates, out)
     _route(rules, tx, ordered, accounts, updates, forced, out)
+    if rules.outcomes is not None:
+        out.outcomes = apply_outcomes(rules.outcomes, plan, leads, updates)
+        for lid in out.outcomes:  # the deal outcome is the newer fact than a score
+            out.qualified.pop(lid, None)
     changed = {i: frozenset(f) for i, f in changes.get("lead", {}).items()}
     for lid, values in _write_leads(rules, tx, leads, updates, now, run_id, out).items():
         changed[lid] = changed.get(lid, frozenset()) | frozenset(values)
@@ -114,8 +131,11 @@ def apply_rules(rules: RuleSet, tx: Tx, changes: Changes, now: str, *,
     change_alerts(drafts, rules.alerts, ordered, changed, facts_of, now, rules.owners)
     pairs = [(a, leads[lead_of[a.id]]) for a in activities if lead_of.get(a.id) in leads]
     activity_alerts(drafts, rules.alerts, pairs, facts_of, now, rules.owners)
+    hold = rules.outcomes.hold_stages if rules.outcomes is not None else frozenset()
+    activity_deal_alerts(drafts, rules.deal_alerts, data, pairs, hold, now, rules.owners)
     if idle:
         _idle(rules, data, drafts, now)
+        stalled_deal_alerts(drafts, rules.deal_alerts, data, hold, now, rules.owners)
     _raise(tx, data, drafts, now, run_id, out)
     return out
 
@@ -178,6 +198,7 @@ def _write_leads(rules: RuleSet, tx: Tx, leads: dict[int, HubRecord],
             out.errors.append(f"lead {lid}: {'; '.join(errors)}")
             out.qualified.pop(lid, None)
             out.routed.pop(lid, None)
+            out.outcomes.pop(lid, None)
             continue
         lead = leads[lid]
         for f, v in values.items():
@@ -242,7 +263,8 @@ def _raise(tx: Tx, data: RulesData, drafts: Drafts, now: str, run_id: str | None
         errors = validate_entity("alert", d.data, partial=False)
         if errors:
             out.stats.failed += 1
-            out.errors.append(f"alert {d.data.get('rule')} for lead {d.lead_id}: "
+            about = f"deal {d.data['deal_id']}" if d.data.get("deal_id") else f"lead {d.lead_id}"
+            out.errors.append(f"alert {d.data.get('rule')} for {about}: "
                               f"{'; '.join(errors)}")
         else:
             valid.append(d)
@@ -252,7 +274,8 @@ def _raise(tx: Tx, data: RulesData, drafts: Drafts, now: str, run_id: str | None
                                            for d in valid])
     tx.journal.append_many("alert", [(rid, sorted(d.data), SOURCE) for rid, d in zip(ids, valid)],
                            run_id)
-    tx.match_keys.replace("alert", {rid: [(ALERT_KEY, d.key), (ALERT_LEAD_KEY, str(d.lead_id))]
+    tx.match_keys.replace("alert", {rid: [(ALERT_KEY, d.key)] + (
+                              [] if d.lead_id is None else [(ALERT_LEAD_KEY, str(d.lead_id))])
                                      for rid, d in zip(ids, valid)},
                           names=[ALERT_KEY, ALERT_LEAD_KEY])
     out.alerts += ids
@@ -272,9 +295,10 @@ def _lock_cursor(tx: Tx, now: str) -> int:
 
 
 def pending_changes(tx: Tx, after: int, limit: int = WINDOW) -> tuple[Changes, int]:
-    """Lead and activity changes journalled after ``after`` (the rules' own excepted), up to
-    a window; returns them and the journal position they reach."""
-    reads = {e: tx.journal.read(e, after=after, limit=limit) for e in ("lead", "activity")}
+    """Lead, activity and deal changes journalled after ``after`` (the rules' own excepted),
+    up to a window; returns them and the journal position they reach."""
+    reads = {e: tx.journal.read(e, after=after, limit=limit)
+             for e in ("lead", "activity", "deal")}
     full = [entries[-1].seq for entries in reads.values() if len(entries) == limit]
     upto = min(full) if full else max([after, *(es[-1].seq for es in reads.values() if es)])
     changes: Changes = {}

@@ -21,10 +21,11 @@ from renkei.mapping.loader import Document, parse_yaml
 from renkei.mapping.schema_check import _convert  # one wording for mapping and rule files
 from renkei.rules.build import build_alerts, build_owners, build_qualification, build_routing
 from renkei.rules.model import RuleSet
+from renkei.rules.outcome_build import build_deal_alerts, build_outcomes
 from renkei.rules.scope import Builder
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schemas" / "rules.schema.json"
-RULE_KINDS = ("qualification", "routing", "alerts", "owners")
+RULE_KINDS = ("qualification", "routing", "alerts", "owners", "outcomes", "deal_alerts")
 SUFFIXES = (".yaml", ".yml")
 _KIND_LINE = re.compile(r"^kind[ \t]*:", re.MULTILINE)
 _KINDS_HINT = "starting with `kind:` (qualification, routing, alerts or owners)"
@@ -120,6 +121,15 @@ def check_rule_files(files: Sequence[Path]) -> tuple[RuleSet | None, list[Diagno
     if "alerts" in docs:
         b = Builder(docs["alerts"], regions=regions)
         rules.alerts = build_alerts(b, _data(docs["alerts"]))
+        problems += b.problems
+    if "outcomes" in docs:
+        b = Builder(docs["outcomes"])
+        rules.outcomes = build_outcomes(b, _data(docs["outcomes"]))
+        problems += b.problems
+    if "deal_alerts" in docs:
+        b = Builder(docs["deal_alerts"])
+        rules.deal_alerts = build_deal_alerts(b, _data(docs["deal_alerts"]),
+                                              rules.owners if owners_doc is not None else None)
         problems += b.problems
     problems = sort_diagnostics(problems)
     return (None if has_errors(problems) else rules), problems

@@ -131,6 +131,41 @@ class AlertRule:
     days: int | None = None
 
 
+@dataclass(frozen=True)
+class ListSync:
+    """A Marketo static list kept in step with recycled people (``marketo_list``)."""
+
+    mapping: str
+    list_id: int
+
+
+@dataclass
+class OutcomeRules:
+    """Deal outcomes back to people (``kind: outcomes``); see :mod:`renkei.rules.outcomes`."""
+
+    hold_stages: frozenset[str] = frozenset()
+    hold_reason: Template | None = None
+    marketo_list: ListSync | None = None
+
+
+@dataclass(frozen=True)
+class DealAlertRule:
+    """A stale-deal rule (``kind: deal_alerts``); see :mod:`renkei.rules.deal_alerts`."""
+
+    name: str
+    on: str
+    days: int
+    type: str
+    title: Template
+    stages: frozenset[str] | None = None
+    activity_types: frozenset[str] | None = None
+    owner: str | None = None
+    priority: str = "normal"
+    message: Template | None = None
+    next_action: Template | None = None
+    due_in_days: int | None = None
+
+
 @dataclass
 class RuleSet:
     """Every rule of one rules directory.
@@ -145,6 +180,8 @@ class RuleSet:
     routing: Routing | None = None
     alerts: tuple[AlertRule, ...] = ()
     owners: Owners = field(default_factory=Owners)
+    outcomes: OutcomeRules | None = None
+    deal_alerts: tuple[DealAlertRule, ...] = ()
     source: Path | None = None
     email_keys: tuple[str, ...] = ("email",)
     """Names of the lead match keys that hold the normalised e-mail (set by the project)."""
@@ -181,7 +218,10 @@ __all__ = [
     "QUALIFY_FROM_DEFAULT",
     "AlertRule",
     "Assignment",
+    "DealAlertRule",
+    "ListSync",
     "NamedAccount",
+    "OutcomeRules",
     "Owner",
     "Owners",
     "Qualification",

@@ -21,6 +21,7 @@ from sandbox.marketo.activities import ActivityLog
 from sandbox.marketo.auth import TokenIssuer
 from sandbox.marketo.config import MarketoConfig
 from sandbox.marketo.limits import LimitGate
+from sandbox.marketo.lists import StaticLists, list_routes
 from sandbox.marketo.protocol import ApiError, ApiRequest, HttpError, fail, read_request
 from sandbox.marketo.schema import FieldError, coerce
 from sandbox.marketo.seeding import PeopleFn, SeedLeads
@@ -66,6 +67,7 @@ class MarketoEmulator(EmulatorApp):
                                   lifetime_s=cfg.token_lifetime_s, scope="api@renkei.example",
                                   clock=cfg.clock)
         self.gate = LimitGate(cfg.limits, cfg.clock)
+        self.lists = StaticLists(cfg.clock)
 
     @classmethod
     def from_options(cls, options: Any) -> MarketoEmulator:
@@ -118,7 +120,7 @@ class MarketoEmulator(EmulatorApp):
         ]
         routes += [Route(path, self._rest(handlers), methods=["GET", "POST"])
                    for path, handlers in rest]
-        return routes
+        return routes + list_routes(self.lists, s, self._rest)
 
     def exception_handlers(self) -> dict[Any, Callable[..., Any]]:
         async def not_found(request: Request, exc: Exception) -> Response:
@@ -282,5 +284,6 @@ class MarketoEmulator(EmulatorApp):
     def reset(self) -> None:
         super().reset()
         self.store.reset()
+        self.lists.reset()
         self.tokens.reset()
         self.gate.reset()

@@ -112,6 +112,13 @@ FIELDS: tuple[FieldDef, ...] = (
     _custom(1004, "renkeiHubId", "Renkei Hub Id"),
     _custom(1005, "renkeiEmailOptIn", "Renkei Email Opt In", "boolean"),
     _custom(1006, "renkeiOptInAt", "Renkei Opt In At", "datetime"),
+    _custom(1007, "behaviorScore", "Behavior Score", "integer"),
+    _custom(1008, "demographicScore", "Demographic Score", "integer"),
+    # Recycle (sales hands a lead back for nurturing, with their choices): renkei rules/outcomes.
+    _custom(1101, "renkeiRecycleReason", "Renkei Recycle Reason"),
+    _custom(1102, "renkeiRecycleContent", "Renkei Recycle Content"),
+    _custom(1103, "renkeiRecycleFrequency", "Renkei Recycle Frequency"),
+    _custom(1104, "renkeiRecycleEmail", "Renkei Recycle Email"),
 )
 
 FIELD_BY_NAME: Mapping[str, FieldDef] = {f.name: f for f in FIELDS}

@@ -99,7 +99,20 @@ def person_to_lead(person: Any, lead_id: int) -> dict[str, Any]:
         "renkeiHubId": None,
         "renkeiEmailOptIn": opt_in,
         "renkeiOptInAt": created if opt_in else None,
+        # Many subscriptions split the score into these two custom fields (the cross score).
+        "behaviorScore": score,
+        "demographicScore": demographic_score(_get(person, "title"), _get(company, "employees")),
     }
+
+
+def demographic_score(title: str | None, employees: int | None) -> int:
+    """Attribute points the way a scoring program gives them: seniority plus company size."""
+    t = title or ""
+    seniority = 15 if any(k in t for k in ("取締役", "社長", "本部長", "部長", "CIO", "CTO")) \
+        else 10 if any(k in t for k in ("課長", "マネージャー", "室長")) else 5
+    n = employees or 0
+    size = 15 if n >= 1000 else 10 if n >= 300 else 5 if n >= 100 else 0
+    return seniority + size
 
 
 class SeedLeads:
