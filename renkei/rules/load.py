@@ -28,7 +28,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schemas" / "rules
 RULE_KINDS = ("qualification", "routing", "alerts", "owners", "outcomes", "deal_alerts")
 SUFFIXES = (".yaml", ".yml")
 _KIND_LINE = re.compile(r"^kind[ \t]*:", re.MULTILINE)
-_KINDS_HINT = "starting with `kind:` (qualification, routing, alerts or owners)"
+_KINDS_HINT = ("starting with `kind:` (qualification, routing, alerts, owners, outcomes or "
+               "deal_alerts)")
 # The YAML loader words these for mapping files.
 _RULE_WORDING = {
     "the file is empty: expec": f"the file is empty: expected a rule file {_KINDS_HINT}",
