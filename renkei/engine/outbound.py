@@ -24,6 +24,7 @@ from connectors.sdk.errors import (
 )
 from connectors.sdk.types import ErrorCategory, StreamSpec, WriteMode, WriteOp, WriteResult
 from renkei.engine.inbound import Inbound
+from renkei.engine.lookups import resolve_lookups
 from renkei.engine.merge import field_equality, outbound_changes
 from renkei.engine.stats import FailureNote, MappingStats
 from renkei.mapping import Mapping as CompiledMapping
@@ -112,14 +113,25 @@ class Outbound:
                 with self.store.transaction() as tx:
                     tx.cursors.set(m.name, "out", {"seq": cursor})
 
+    def retry(self, record_ids: Sequence[int]) -> None:
+        """Plan and write these hub records again now (``renkei retry``); the cursor stays."""
+        self.stats.retried += len(record_ids)
+        try:
+            for i in range(0, len(record_ids), self.stream.write_batch_size * 4):
+                self._process(record_ids[i:i + self.stream.write_batch_size * 4])
+        except StopMapping:
+            return
+
     def _process(self, record_ids: Sequence[int]) -> None:
         m = self.m
         with self.store.transaction() as tx:
             records = tx.records.get_many(record_ids)
             links = tx.links.by_record_ids(m.name, record_ids)
             held = tx.conflicts.open_fields(m.name, record_ids)
+        # Fields naming another record (an activity's lead) become its id in the system;
+        # records whose target is not there yet wait in the dead letters.
+        records, failures = resolve_lookups(self.store, m, records)
         writes: list[PlannedWrite] = []
-        failures: list[Failure] = []
         for rid in record_ids:
             rec = records.get(rid)
             if rec is None or rec.entity != m.entity or rid in self._gave_up:

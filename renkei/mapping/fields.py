@@ -12,7 +12,7 @@ from renkei.mapping.canonical import FieldValueError, canonicalizer, describe, t
 from renkei.mapping.context import BuildContext
 from renkei.mapping.expressions import ExpressionError, Getter, system_side
 from renkei.mapping.loader import PathKey, value_key
-from renkei.mapping.model import DIRECTIONS, ConflictPolicy, FieldMapping
+from renkei.mapping.model import DIRECTIONS, ConflictPolicy, FieldMapping, Lookup
 from renkei.mapping.schema_check import suggest
 from renkei.mapping.transforms import TRANSFORMS, Transform, TransformArgsError, build_transform
 
@@ -110,9 +110,41 @@ class _FieldBuilder:
         defaults = self._defaults(tuple(outbound), direction in ("out", "both"))
         if defaults is None:
             return None
+        lookup = self._lookup(direction)
+        if lookup is _MISSING:
+            return None
         mapping = FieldMapping(self.name, text, side.field, direction,
-                               policy or self.default_policy)
+                               policy or self.default_policy, lookup)
         return FieldPlan(mapping, side.getter, tuple(inbound), tuple(outbound), *defaults)
+
+    def _lookup(self, direction: str) -> Any:
+        """The field's :class:`Lookup`, ``None`` without one, ``_MISSING`` on an error.
+
+        The named mapping is checked with the other files (``cross_file_diagnostics``)."""
+        raw = self.spec.get("lookup")
+        if raw is None:
+            return None
+        path = self.at("lookup")
+        if not isinstance(raw, dict):
+            return _MISSING  # the schema check reports the shape
+        if direction not in ("out", "both"):
+            self.ctx.error(path, f"lookup needs direction out or both (it resolves the hub "
+                                 f"value for writing), not {direction}")
+            return _MISSING
+        entity, by, mapping = raw.get("entity"), raw.get("by"), raw.get("mapping")
+        if not all(isinstance(v, str) and v for v in (entity, by, mapping)):
+            return _MISSING
+        known = entities.entity_names()
+        if entity not in known:
+            self.ctx.error((*path, "entity"), f"unknown entity '{entity}'"
+                                              f"{suggest(str(entity), known)}")
+            return _MISSING
+        fields = entities.entity_fields(str(entity))
+        if by not in fields:
+            self.ctx.error((*path, "by"), f"unknown field '{by}' of entity {entity}"
+                                          f"{suggest(str(by), fields)}")
+            return _MISSING
+        return Lookup(str(entity), str(by), str(mapping))
 
     def _direction(self, plain: bool) -> str | None:
         raw = self.spec.get("direction")

@@ -34,6 +34,27 @@ class ConflictPolicy:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """An outbound field whose hub value names a record of another entity, written as that
+    record's id in the target system (``lookup: {entity: lead, by: email, mapping: ...}``).
+
+    Attributes:
+        entity: The hub entity looked up (``lead``).
+        by: Its field the hub value is matched against (``email``).
+        mapping: The mapping whose links give the system id (``salesforce-leads``).
+        key_name: The match key of ``mapping`` on exactly ``by`` (set when the mapping files
+            are checked together; ``None`` until then).
+        normalizer: That key's normaliser.
+    """
+
+    entity: str
+    by: str
+    mapping: str
+    key_name: str | None = None
+    normalizer: str | None = None
+
+
+@dataclass(frozen=True)
 class FieldMapping:
     """How one hub entity field maps to the system.
 
@@ -43,6 +64,7 @@ class FieldMapping:
         system_field: The plain system field name when it is one (writable), else ``None``.
         direction: ``in``, ``out``, ``both`` or ``none``.
         policy: The field's conflict policy (the mapping default when it names none).
+        lookup: Outbound, the hub value is resolved to another record's system id.
     """
 
     entity_field: str
@@ -50,6 +72,7 @@ class FieldMapping:
     system_field: str | None
     direction: str
     policy: ConflictPolicy
+    lookup: Lookup | None = None
 
     @property
     def inbound(self) -> bool:

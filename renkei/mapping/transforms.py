@@ -15,6 +15,7 @@ A partner adds one with :func:`register_transform`::
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
@@ -325,3 +326,27 @@ register_transform("split", _split)
 register_transform("join", _join)
 register_transform("prefix", _prefix)
 register_transform("strip_prefix", _strip_prefix)
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    # Sorted keys: the same object always gives the same text, so a re-sync compares equal.
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise FieldValueError(f"not JSON ({c.describe(value)})") from None
+
+
+def _json(args: Mapping[str, Any]) -> Transform:
+    check_args("json", args, {})
+    return Transform(_json_value, _json_text)
+
+
+register_transform("json", _json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from renkei.mapping.builder import StreamLookup, compile_document
@@ -10,7 +11,7 @@ from renkei.mapping.compiler import Mapping
 from renkei.mapping.diagnostics import Diagnostic, MappingError, has_errors, sort_diagnostics
 from renkei.mapping.examples import run_examples
 from renkei.mapping.loader import Document, parse_yaml
-from renkei.mapping.schema_check import schema_diagnostics
+from renkei.mapping.schema_check import schema_diagnostics, suggest
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
 
@@ -115,9 +116,12 @@ def load_mappings(directory: Path, *, streams: StreamLookup | None = None) -> li
     return [mapping for mapping, _ in pairs]
 
 
-def cross_file_diagnostics(pairs: Sequence[tuple[Mapping, Document]]) -> list[Diagnostic]:
-    """Problems between files: duplicate names, duplicate bindings, policy disagreements."""
-    out: list[Diagnostic] = []
+def cross_file_diagnostics(pairs: Sequence[tuple[Mapping, Document]], *,
+                           complete: bool = True) -> list[Diagnostic]:
+    """Problems between files: duplicate names, duplicate bindings, policy disagreements,
+    field lookups (``complete``: the files are the whole set, so an unknown mapping named by
+    a lookup is an error rather than a warning)."""
+    out: list[Diagnostic] = resolve_lookups(pairs, complete=complete)
     by_name: dict[str, Mapping] = {}
     by_binding: dict[tuple[str, str, str], Mapping] = {}
     policies: dict[tuple[str, str], tuple[str, Mapping]] = {}
@@ -142,6 +146,45 @@ def cross_file_diagnostics(pairs: Sequence[tuple[Mapping, Document]]) -> list[Di
                     ("fields", field), f"conflict policy {spec.policy} differs from "
                     f"{seen[0]} for {mapping.entity}.{field} in {_where(seen[1])}",
                     at_key=True, warning=True))
+    return out
+
+
+def resolve_lookups(pairs: Sequence[tuple[Mapping, Document]], *,
+                    complete: bool) -> list[Diagnostic]:
+    """Bind each field lookup to the match key of the mapping it names (in place)."""
+    out: list[Diagnostic] = []
+    by_name: dict[str, Mapping] = {}
+    for mapping, _ in pairs:
+        by_name.setdefault(mapping.name, mapping)
+    for mapping, doc in pairs:
+        for field, spec in list(mapping.fields.items()):
+            lookup = spec.lookup
+            if lookup is None:
+                continue
+            path = ("fields", field, "lookup", "mapping")
+            target = by_name.get(lookup.mapping)
+            if target is None:
+                out.append(doc.diagnostic(path, f"unknown mapping '{lookup.mapping}'"
+                                                f"{suggest(lookup.mapping, by_name)}",
+                                          warning=not complete))
+                continue
+            if target.entity != lookup.entity:
+                out.append(doc.diagnostic(path, f"mapping '{lookup.mapping}' maps entity "
+                                                f"{target.entity}, not {lookup.entity}"))
+                continue
+            if target.connection != mapping.connection:
+                out.append(doc.diagnostic(path, f"mapping '{lookup.mapping}' writes to "
+                                                f"{target.connection}, not {mapping.connection}: "
+                                                f"its ids mean nothing here"))
+                continue
+            key = next((k for k in target.match_keys if k.fields == (lookup.by,)), None)
+            if key is None:
+                out.append(doc.diagnostic(("fields", field, "lookup", "by"),
+                                          f"mapping '{lookup.mapping}' has no match key on "
+                                          f"exactly {lookup.entity}.{lookup.by}"))
+                continue
+            mapping.fields[field] = replace(spec, lookup=replace(
+                lookup, key_name=key.name, normalizer=key.normalizers[0]))
     return out
 
 
@@ -185,5 +228,5 @@ def validate_paths(paths: Sequence[Path], *, streams: StreamLookup | None = None
         problems += found
         if mapping is not None and doc is not None:
             pairs.append((mapping, doc))
-    problems += cross_file_diagnostics(pairs)
+    problems += cross_file_diagnostics(pairs, complete=any(p.is_dir() for p in paths))
     return sort_diagnostics(problems)
