@@ -58,6 +58,10 @@ class Connector(ABC):
 
     version: ClassVar[str] = "0.1.0"
 
+    stream_names: ClassVar[tuple[str, ...]] = ()
+    """Streams the connector always offers, for listings that must not call the vendor
+    (``renkei connectors``); empty when they depend on the connection (kintone apps)."""
+
     spec: ClassVar[Mapping[str, Any]] = {"type": "object", "properties": {}}
     """JSON Schema of the connection config; secret properties carry ``"x-secret": true``."""
 
