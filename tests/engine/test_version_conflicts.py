@@ -127,6 +127,7 @@ def test_a_store_of_schema_version_1_is_migrated_in_place(tmp_path: Path) -> Non
     assert link.baseline == {"email": "a@example.com"} and link.system_version is None
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql(
-            "SELECT value FROM renkei_meta WHERE key = 'schema_version'").scalar() == "3"
+            "SELECT value FROM renkei_meta WHERE key = 'schema_version'").scalar() == str(
+                t.SCHEMA_VERSION)
         assert conn.exec_driver_sql("SELECT count(*) FROM webhook_inbox").scalar() == 0
     store.close()
