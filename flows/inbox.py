@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from renkei.ops.logmask import install_log_masking
 from renkei.project import Project
 from renkei.store import Store
 from renkei.webhooks.process import process_inbox
@@ -32,6 +33,7 @@ def _step(name: str, work: Callable[[], Any]) -> Any:
 @flow(name="webhook inbox", flow_run_name="webhook inbox · apply accepted events")
 def process_webhook_inbox(project: str | None = None, batch: int = 500) -> dict[str, int]:
     """Apply every pending webhook event; leave a table of what was applied per mapping."""
+    install_log_masking()
     proj = Project.load(project)
     store = Store.open(proj.database_url)
     try:

@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from renkei.ops.logmask import install_log_masking
 from renkei.project import Project
 from renkei.reconcile import ReconcileReport, reconcile, render_markdown
 from renkei.store import Store
@@ -38,6 +39,7 @@ def reconciliation(mapping: str = "all", project: str | None = None,
         project: Project directory (default: the working directory).
         fail_on_drift: Fail the run when anything drifted.
     """
+    install_log_masking()
     log = get_run_logger()
     proj = Project.load(project)
     names = ([m.name for m in proj.mappings() if m.inbound_fields] if mapping == "all"

@@ -7,6 +7,7 @@ per page or batch, never per record), and leaves artifacts an operator reads at 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -17,10 +18,14 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 
 from renkei.engine.runner import SyncRunner
 from renkei.engine.stats import RunSummary
+from renkei.ops.deployments import SYNC_LIMIT
+from renkei.ops.events import emit_stop_events
+from renkei.ops.logmask import install_log_masking
+from renkei.ops.quota import QuotaRow, quota_status
 from renkei.project import Project
 from renkei.redact import mask_text
 from renkei.store import Store
@@ -56,18 +61,46 @@ def run_name() -> str:
         return f"{entity} sync"
 
 
-def report(summary: RunSummary) -> None:
-    """Artifacts: counts per mapping, and the failed records grouped by reason, PII masked."""
+#: What an operator does about each failure category (the failures table's last column).
+WHAT_TO_DO = {
+    "authentication": "renew the connection's credentials; then `renkei retry --category authentication`",
+    "permission": "grant the integration user access to the object/field; then retry the category",
+    "validation": "fix the value at the source or the mapping; then retry the category",
+    "duplicate": "merge the duplicates in the system; the next sync relinks them",
+    "not_found": "the record was deleted in the system; retry re-creates it if the hub still has it",
+    "rate_limit": "none: retried automatically on the next runs",
+    "vendor_outage": "none: retried automatically once the vendor is back",
+    "conflict": "none: merged and retried on the next run",
+    "configuration": "fix renkei.yaml or the mapping (see the reason)",
+}
+
+
+def report(summary: RunSummary, quotas: list[QuotaRow] | None = None,
+           connections: dict[str, str] | None = None) -> None:
+    """Artifacts: counts per mapping (with API calls against the daily budget), and the
+    failed records grouped by error category, PII masked."""
     key = f"{summary.entity}-sync"
+    by_conn = {q.connection: q for q in quotas or []}
+    table = []
+    for s in summary.stats:
+        q = by_conn.get((connections or {}).get(s.mapping, ""))
+        table.append({**s.as_row(),
+                      "api_calls_today": q.used if q else "",
+                      "daily_quota": (q.quota or "none") if q else "",
+                      "quota_left": (q.remaining if q.quota else "unlimited") if q else ""})
     create_table_artifact(
-        key=f"{key}-summary", table=[s.as_row() for s in summary.stats],
-        description=f"{summary.entity} sync {summary.run_id}: counts per mapping and direction")
-    rows = [{"mapping": s.mapping, "direction": s.direction, "category": f.category,
-             "code": f.code or "", "record": mask_text(f.item), "reason": mask_text(f.message)}
+        key=f"{key}-summary", table=table,
+        description=f"{summary.entity} sync {summary.run_id}: counts per mapping and direction; "
+                    "API calls of this run and of the connection in the last 24 h vs its quota")
+    rows = [{"category": f.category, "mapping": s.mapping, "direction": s.direction,
+             "code": f.code or "", "record": mask_text(f.item), "vendor_message": mask_text(f.message),
+             "what_to_do": WHAT_TO_DO.get(f.category, "see the message")}
             for s in summary.stats for f in s.failures]
+    rows.sort(key=lambda r: (r["category"], r["mapping"]))
     if rows:
         create_table_artifact(key=f"{key}-failures", table=rows,
-                              description="Failed records (sample, masked); all are in dead letters")
+                              description="Failed records by error category (sample, masked); "
+                                          "all are in dead letters: `renkei retry`")
     lines = [f"# {summary.entity} sync — {summary.status}", ""]
     for s in summary.stats:
         cats = ", ".join(f"{c} {n}" for c, n in s.failure_categories.most_common()) or "none"
@@ -75,6 +108,17 @@ def report(summary: RunSummary) -> None:
                      f"updated {s.updated}, conflicts {s.conflicts}, failed {s.failed} ({cats}), "
                      f"API calls {s.api_calls}" + (f" — stopped: {mask_text(s.error)}" if s.error else ""))
     create_markdown_artifact(key=f"{key}-report", markdown="\n".join(lines))
+
+
+def _one_at_a_time(entity: str) -> AbstractContextManager[Any]:
+    """Scheduled (deployment) runs hold the entity's global limit for the whole sync; strict,
+    so a server without the limit fails the run loudly (`renkei deploy` creates it). Ad-hoc
+    runs (`renkei sync`, tests) are not deployments and take no slot."""
+    if not deployment.id:
+        return nullcontext()
+    from prefect.concurrency.sync import concurrency
+
+    return concurrency(SYNC_LIMIT.format(entity=entity), occupy=1, strict=True)
 
 
 @flow(name="entity sync", flow_run_name=run_name)
@@ -87,6 +131,7 @@ def sync_entity(entity: str = "lead", project: str | None = None,
         project: Path of the project (``renkei.yaml`` or its directory).
         mappings: Only these mappings (default: all of the entity).
     """
+    install_log_masking()
     logger = get_run_logger()
     proj = Project.load(project)
     store = Store.open(proj.database_url)
@@ -99,9 +144,12 @@ def sync_entity(entity: str = "lead", project: str | None = None,
 
     try:
         runner = SyncRunner(proj, store, step=_step, progress=progress)
-        summary = runner.sync(entity, mappings=mappings, flow_run_id=str(flow_run.id or ""))
+        with _one_at_a_time(entity):
+            summary = runner.sync(entity, mappings=mappings, flow_run_id=str(flow_run.id or ""))
         update_progress_artifact(artifact_id=progress_id, progress=100.0)
-        report(summary)
+        connections = {m.name: m.connection for m in proj.mappings_for(entity)}
+        report(summary, quota_status(proj, store), connections)
+        emit_stop_events(summary, connections)
         for s in summary.stats:
             counts = {k: v for k, v in s.as_row().items() if k not in ("mapping", "direction")}
             counts["error"] = mask_text(str(counts["error"]))

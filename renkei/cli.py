@@ -8,7 +8,6 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +108,26 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from renkei.reconcile import ReconcileError, reconcile, render_markdown
+    from renkei.store import Store
+
+    proj = _project(args)
+    names = [args.mapping] if args.mapping else [m.name for m in proj.mappings()
+                                                 if m.inbound_fields]
+    store = Store.open(proj.database_url)
+    try:
+        reports = [reconcile(proj, store, name, sample_size=args.sample) for name in names]
+    except ReconcileError as exc:
+        print(f"renkei reconcile: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+        proj.close()
+    print(render_markdown(reports), end="")
+    return 1 if any(r.has_drift for r in reports) else 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from renkei.store import Store
 
@@ -119,8 +138,6 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs = tx.runs.recent(args.runs)
             letters = tx.dead_letters.all_open()
             conflicts = tx.conflicts.list(status="open")
-            since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-            usage = tx.ledger.usage(since=since)
             backlog = {}
             for m in proj.mappings():
                 if m.outbound_fields:
@@ -143,14 +160,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for (mapping, direction, cat, state), n in sorted(by.items()):
             print(f"  {mapping:<28} {direction:<3} {cat:<14} {state:<9} {n}")
         print(f"\nConflicts open: {len(conflicts)} (renkei conflicts)")
-        print("\nAPI calls in the last 24 h:")
-        for name in sorted(set(proj.connections) | set(usage)):
-            kinds = usage.get(name, {})
-            quota = (proj.connections.get(name, {}).get("config") or {}).get("daily_quota")
-            total = sum(kinds.values())
-            share = f" of {quota} ({100 * total / int(quota):.1f}%)" if quota else ""
-            detail = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-            print(f"  {name:<16} {total}{share}  {detail}")
+        from renkei.ops.quota import quota_status
+
+        print("\nAPI calls in the last 24 h against each connection's daily quota:")
+        for q in quota_status(proj, store):
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(q.by_kind.items()))
+            print(f"  {q.connection:<16} {q.describe()}" + (f"  ({detail})" if detail else ""))
     finally:
         store.close()
     return 0
@@ -239,15 +254,98 @@ def cmd_connector_new(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from renkei.ops.deployments import DeploymentFileError
     from renkei.webhooks import WebhookConfigError
     from renkei.webhooks.serve import serve
 
     try:
         serve(_project(args), host=args.host, port=args.port, public_url=args.public_url,
-              process_every=None if args.no_process else args.every)
-    except WebhookConfigError as exc:
+              process_every=None if args.no_process else args.every, flows=not args.no_flows,
+              prefect_file=Path(args.prefect_file) if args.prefect_file else None,
+              interval=args.interval)
+    except (WebhookConfigError, DeploymentFileError) as exc:
         print(f"renkei serve: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from renkei.ops.deploy import deploy
+    from renkei.ops.deployments import DeploymentFileError
+    from renkei.webhooks.serve import default_prefect_file
+
+    proj = _project(args)
+    path = Path(args.prefect_file) if args.prefect_file else default_prefect_file(proj)
+    try:
+        report = deploy(path.parent, prefect_file=path, pool=args.pool,
+                        project=str(proj.root), notify_block=args.notify)
+    except DeploymentFileError as exc:
+        print(f"renkei deploy: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        proj.close()
+    print("\n".join(report.lines()))
+    print(f"start a worker: prefect worker start --pool {report.pool}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from renkei.ops.retry import retry_failed
+    from renkei.store import Store
+
+    proj = _project(args)
+    store = Store.open(proj.database_url)
+    try:
+        report = retry_failed(proj, store, run=args.run, category=args.category,
+                              mapping=args.mapping)
+    finally:
+        store.close()
+        proj.close()
+    if not report.outcomes:
+        print("no open dead letters match" + (f" (not in this project: "
+              f"{', '.join(report.skipped_mappings)})" if report.skipped_mappings else ""))
+        return 0
+    print(f"retried {len(report.outcomes)}: {report.recovered} recovered, "
+          f"{report.still_failing} still failing")
+    for row in report.by_category():
+        now = f"  (now {row['failing_now_as']})" if row["failing_now_as"] else ""
+        print(f"  {row['category']:<14} recovered {row['recovered']:>5}  "
+              f"still failing {row['still_failing']:>5}{now}")
+    for d in report.detail(limit=args.limit):
+        print(f"  ✗ {d['mapping']} {d['direction']} {d['record']}: {d['now']}: {d['reason']}")
+    return 1 if report.still_failing else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from renkei.report import (
+        DEFAULT_BANDS,
+        ReportConfig,
+        ReportConfigError,
+        build_report,
+        parse_bands,
+        parse_date,
+        write_outputs,
+    )
+    from renkei.store import Store
+
+    proj = _project(args)
+    try:
+        config = ReportConfig(since=parse_date(args.since) if args.since else None,
+                              bands=parse_bands(args.bands) if args.bands else DEFAULT_BANDS)
+    except ReportConfigError as exc:
+        print(f"renkei report: {exc}", file=sys.stderr)
+        return 2
+    store = Store.open(proj.database_url, create=False)
+    try:
+        report = build_report(store, config)
+    finally:
+        store.close()
+    out = Path(args.out) if args.out else proj.root / ".renkei" / "reports"
+    for path in write_outputs(report, out):
+        print(path)
+    s = report.summary
+    print(f"{s.leads} leads, {s.mql} MQL, {s.sql} SQL, {s.won_leads} won leads; "
+          f"{s.won_deals} won deals ¥{s.won_amount:,}, {s.lost_deals} lost", file=sys.stderr)
     return 0
 
 
@@ -285,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sync", help="run the sync flow(s) now")
     s.add_argument("entity", nargs="?")
     s.set_defaults(fn=cmd_sync)
+
+    s = sub.add_parser("reconcile", help="compare a system with the hub: missing, "
+                       "never-ingested and drifted records (exit 1 on drift)")
+    s.add_argument("mapping", nargs="?", help="one mapping (default: every inbound mapping)")
+    s.add_argument("--sample", type=int, default=20, help="drifted records listed per mapping")
+    s.set_defaults(fn=cmd_reconcile)
 
     s = sub.add_parser("status", help="last runs, backlog, dead letters, conflicts, API use")
     s.add_argument("--runs", type=int, default=10)
@@ -324,7 +428,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--every", type=float, default=5.0, help="seconds between inbox passes")
     s.add_argument("--no-process", action="store_true",
                    help="only receive; another process applies the inbox")
+    s.add_argument("--no-flows", action="store_true",
+                   help="only the webhook receiver (no scheduled flows)")
+    s.add_argument("--prefect-file", help="deployments to serve (default: prefect.yaml)")
+    s.add_argument("--interval", type=float,
+                   help="replace every interval schedule (seconds; for trials)")
     s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("deploy", help="register deployments, work pool, concurrency limits "
+                                      "and automations on the Prefect server (PREFECT_API_URL)")
+    s.add_argument("--prefect-file", help="deployments to register (default: prefect.yaml)")
+    s.add_argument("--pool", help="process work pool (default: prefect.yaml's, created if missing)")
+    s.add_argument("--notify", metavar="TYPE/NAME",
+                   help="notification block the automations send to, e.g. slack-webhook/ops")
+    s.set_defaults(fn=cmd_deploy)
+
+    s = sub.add_parser("retry", help="retry open dead letters now; shows which recovered")
+    s.add_argument("--run", help="only records that failed in this run (renkei or flow-run id)")
+    s.add_argument("--category", help="only this category (authentication, permission, "
+                   "validation, duplicate, not_found, rate_limit, vendor_outage, conflict)")
+    s.add_argument("--mapping", help="only this mapping")
+    s.add_argument("--limit", type=int, default=20, help="still-failing records listed")
+    s.set_defaults(fn=cmd_retry)
+
+    s = sub.add_parser("report", help="closed-loop report: funnel and won amount by channel, "
+                       "campaign, score band, owner (CSV + SVG)")
+    s.add_argument("--out", help="directory for the files (default: .renkei/reports in the project)")
+    s.add_argument("--since", help="only leads captured on or after this date (YYYY-MM-DD)")
+    s.add_argument("--bands", help="score bands (default: 0-29,30-59,60-89,90+)")
+    s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("sandbox", help="start all vendor emulators with demo data")
     s.add_argument("names", nargs="*", help="emulators to start (default: all)")

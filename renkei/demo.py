@@ -50,6 +50,7 @@ class PrefectServer:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
+    _log_file: Any = field(default=None, init=False, repr=False)
 
     def start(self) -> str:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ class PrefectServer:
         env.pop("PREFECT_API_URL", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(self.port)], env=env, stdout=self.log.open("wb"),
+             "--port", str(self.port)], env=env, stdout=self._open_log(),
             stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120
@@ -76,6 +77,10 @@ class PrefectServer:
             time.sleep(0.5)
         raise RuntimeError(f"the Prefect server did not answer in 120 s; see {self.log}")
 
+    def _open_log(self) -> Any:
+        self._log_file = self.log.open("wb")
+        return self._log_file
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -83,6 +88,10 @@ class PrefectServer:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(timeout=20)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
 
 def _linked_pairs(store: Any) -> list[tuple[int, str, str]]:
@@ -116,12 +125,14 @@ class DemoOutcome:
 def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
              on_done: Callable[[DemoOutcome], None] | None = None) -> int:
     """Run the demo; ``on_done`` sees the emulators and the store before they stop."""
+    from sandbox.brightcove import BrightcoveConfig, BrightcoveEmulator
     from sandbox.core.server import EmulatorServer
     from sandbox.core.tls import make_tls
     from sandbox.kintone import API_TOKENS, KintoneEmulator, KintoneSettings
     from sandbox.marketo.app import MarketoEmulator
     from sandbox.marketo.config import MarketoConfig
     from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
+    from sandbox.zoom import ZoomConfig, ZoomEmulator
 
     workdir = workdir.resolve()
     for stale in ("renkei.db", "renkei.db-wal", "renkei.db-shm"):
@@ -134,19 +145,25 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
     marketo = MarketoEmulator(MarketoConfig(size=2000, seed=42))
     salesforce = SalesforceEmulator(SalesforceSettings(size=500, seed=42, marketo_size=2000))
     kintone = KintoneEmulator(KintoneSettings(size=2000, seed=42))
+    zoom = ZoomEmulator(ZoomConfig(seed=42))
+    brightcove = BrightcoveEmulator(BrightcoveConfig(size=2000, seed=42))
     tls = make_tls(workdir / "tls")
     servers = [EmulatorServer(marketo.asgi(), name="marketo", port=_pick_port(18081)),
                EmulatorServer(salesforce.asgi(), name="salesforce", port=_pick_port(18443), tls=tls),
-               EmulatorServer(kintone.asgi(), name="kintone", port=_pick_port(18070))]
+               EmulatorServer(kintone.asgi(), name="kintone", port=_pick_port(18070)),
+               EmulatorServer(zoom.asgi(), name="zoom", port=_pick_port(18093)),
+               EmulatorServer(brightcove.asgi(), name="brightcove", port=_pick_port(18095))]
     prefect: PrefectServer | None = None
     try:
         for s in servers:
             s.start()
-        mk_url, sf_url, kn_url = servers[0].url, servers[1].url, servers[2].url
+        mk_url, sf_url, kn_url, zm_url, bc_url = (s.url for s in servers)
         print(f"  sandbox   marketo {mk_url} (2,000 leads) · salesforce {sf_url} (500 leads, "
               "200 of them also in Marketo)\n"
               f"            kintone {kn_url} (リードマスタ: 400 people sales already know; "
-              "アラート: empty)", flush=True)
+              "アラート: empty)\n"
+              f"            zoom {zm_url} (webinars and attendees) · brightcove {bc_url} "
+              "(on-demand seminar views)", flush=True)
         ui_url = None
         if ui:
             prefect = PrefectServer(workdir / "prefect", _pick_port(port))
@@ -154,7 +171,8 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
             ui_url = prefect.start()
             os.environ["PREFECT_API_URL"] = f"{ui_url}/api"
             print(f"  prefect   UI at {ui_url}", flush=True)
-        mk, sf = marketo.credentials(), salesforce.credentials()
+        mk, sf, zm, bc = (marketo.credentials(), salesforce.credentials(), zoom.credentials(),
+                          brightcove.credentials())
         from renkei.project import write_project
 
         write_project(workdir / "renkei.yaml", {
@@ -167,10 +185,20 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
                     "client_secret": mk["client_secret"], "munchkin_id": f"demo-{mk_url}"}},
                 "salesforce": {"type": "salesforce", "config": {
                     "login_url": sf_url, "client_id": sf["client_id"],
-                    "client_secret": sf["client_secret"], "external_id_field": "Renkei_Id__c"}},
+                    "client_secret": sf["client_secret"], "external_id_field": "Renkei_Id__c",
+                    "streams": ["Lead", "Opportunity"]}},
                 "kintone": {"type": "kintone", "config": {
-                    "base_url": kn_url, "api_token": f"{API_TOKENS[1]},{API_TOKENS[2]}",
-                    "apps": {"leads": 1, "alerts": 2}}},
+                    "base_url": kn_url,
+                    "api_token": ",".join(API_TOKENS[i] for i in (1, 2, 3, 4)),
+                    "apps": {"leads": 1, "alerts": 2, "deals": 3, "activities": 4}}},
+                "zoom": {"type": "zoom", "config": {
+                    "account_id": zm["account_id"], "client_id": zm["client_id"],
+                    "client_secret": zm["client_secret"], "base_url": f"{zm_url}/v2",
+                    "oauth_url": f"{zm_url}/oauth/token"}},
+                "brightcove": {"type": "brightcove", "config": {
+                    "account_id": bc["account_id"], "client_id": bc["client_id"],
+                    "client_secret": bc["client_secret"], "oauth_url": bc_url,
+                    "cms_url": bc_url, "analytics_url": bc_url}},
             },
             "rules": str(REPO / "mappings" / "rules"),
         })
@@ -187,18 +215,23 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
 
 
 def _sync(workdir: Path) -> tuple[dict[str, Any], str | None]:
-    """A lead sync, then an alert sync (alerts the lead sync's rules created go to kintone).
-
-    The result is the lead run's, with the alert run's mapping rows appended.
-    """
+    """A full sync as ``renkei sync`` runs it: one flow run per entity, in sync order (leads,
+    activities, deals, alerts). The result is the lead run's, with the other runs' mapping
+    rows appended and their rules counts added."""
     from flows.sync import sync_entity
+    from renkei.project import Project
 
+    entities = Project.load(workdir).entities()
     state = sync_entity(entity="lead", project=str(workdir), return_state=True)
     result: dict[str, Any] = state.result()
-    alerts: dict[str, Any] = sync_entity(entity="alert", project=str(workdir))
-    result["mappings"] = [*result["mappings"], *alerts["mappings"]]
-    if alerts["status"] != "completed":
-        result["status"] = alerts["status"]
+    for entity in (e for e in entities if e != "lead"):
+        other: dict[str, Any] = sync_entity(entity=entity, project=str(workdir))
+        result["mappings"] = [*result["mappings"], *other["mappings"]]
+        for key, value in (other.get("rules") or {}).items():
+            if isinstance(value, int):
+                result["rules"][key] = result["rules"].get(key, 0) + value
+        if other["status"] != "completed":
+            result["status"] = other["status"]
     return result, str(state.state_details.flow_run_id)
 
 

@@ -21,7 +21,7 @@ from renkei.engine.stats import FailureNote, MappingStats
 from renkei.entities import validate_entity
 from renkei.mapping import Mapping as CompiledMapping
 from renkei.mapping import normalize_key
-from renkei.store import Failure, HubRecord, Link, NewConflict, Store, Tx
+from renkei.store import DeadLetter, Failure, HubRecord, Link, NewConflict, Store, Tx
 
 
 @dataclass
@@ -76,10 +76,15 @@ class Inbound:
             if also is not None:
                 also(tx)
 
-    def retry_dead_letters(self) -> None:
-        """Re-apply records that failed inbound on earlier runs (payloads are kept)."""
-        with self.store.transaction() as tx:
-            letters = tx.dead_letters.open(self.m.name, "in")
+    def retry_dead_letters(self, letters: Sequence[DeadLetter] | None = None) -> None:
+        """Re-apply records that failed inbound on earlier runs (payloads are kept).
+
+        Args:
+            letters: Only these dead letters (``renkei retry``); default all open ones.
+        """
+        if letters is None:
+            with self.store.transaction() as tx:
+                letters = tx.dead_letters.open(self.m.name, "in")
         payloads = [d.payload for d in letters if isinstance(d.payload, dict)]
         if not payloads:
             return

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -21,7 +22,9 @@ from renkei.engine.stats import MappingStats, RunSummary
 from renkei.mapping import Mapping
 from renkei.project import Project
 from renkei.rules import run_rules
-from renkei.store import Store
+from renkei.rules.lists import sync_list
+from renkei.store import DeadLetter, Store
+from renkei.store.locks import PartitionLocks
 
 log = logging.getLogger("renkei.sync")
 
@@ -35,11 +38,15 @@ class SyncRunner:
         step: Wraps each page ingest and batch write (Prefect tasks in flows).
         plan: When given, outbound writes are collected here instead of sent.
         progress: Called after each step with (done steps, mapping name).
+        locks: Leases per mapping and direction, so workers sharing the store never run the
+            same phase at once (default: skip a phase another worker holds; none for plans).
     """
 
     def __init__(self, project: Project, store: Store, *, step: Step = direct,
                  plan: dict[str, list[PlannedWrite]] | None = None,
-                 progress: Callable[[int, str], None] | None = None):
+                 progress: Callable[[int, str], None] | None = None,
+                 locks: PartitionLocks | None = None):
+        self.locks = locks if locks is not None or plan is not None else PartitionLocks(store)
         self.project = project
         self.store = store
         self.step = step
@@ -66,6 +73,7 @@ class SyncRunner:
             for m in selected:
                 if m.outbound_fields:
                     self._phase(summary, m, "out", self._outbound)
+            self._lists(summary)
             summary.status = "partial" if any(s.error for s in summary.stats) else "completed"
         finally:
             if self.plan is None:
@@ -73,8 +81,58 @@ class SyncRunner:
                     tx.runs.finish(summary.run_id, summary.status, summary.as_json())
         return summary
 
+    def retry(self, letters: Sequence[DeadLetter], *, run_id: str | None = None,
+              flow_run_id: str | None = None) -> RunSummary:
+        """Retry only these dead letters now: inbound ones re-apply their stored payloads,
+        outbound ones re-plan their hub records (``renkei retry``). Cursors do not move."""
+        summary = RunSummary(run_id=run_id or uuid.uuid4().hex, entity="retry")
+        with self.store.transaction() as tx:
+            tx.runs.start(summary.run_id, "retry", None, flow_run_id)
+        self.project.ledger.drain()
+        by_name = {m.name: m for m in self.project.mappings()}
+        groups: dict[tuple[str, str], list[DeadLetter]] = {}
+        for d in letters:
+            if d.mapping in by_name:
+                groups.setdefault((d.direction, d.mapping), []).append(d)
+        summary.status = "failed"
+        try:
+            for (direction, name), group in sorted(groups.items()):  # "in" before "out"
+                body = self._retry_in if direction == "in" else self._retry_out
+                self._phase(summary, by_name[name], direction, partial(body, group))
+            summary.status = "partial" if any(s.error for s in summary.stats) else "completed"
+        finally:
+            with self.store.transaction() as tx:
+                tx.runs.finish(summary.run_id, summary.status, summary.as_json())
+        return summary
+
+    def _retry_in(self, letters: list[DeadLetter], m: Mapping, stats: MappingStats,
+                  run_id: str) -> None:
+        stream = self.project.connector(m.connection).stream(m.stream)
+        Inbound(self.store, m, stream, stats, run_id).retry_dead_letters(letters)
+
+    def _retry_out(self, letters: list[DeadLetter], m: Mapping, stats: MappingStats,
+                   run_id: str) -> None:
+        connector = self.project.connector(m.connection)
+        ids = [d.record_id for d in letters if d.record_id is not None]
+        Outbound(self.store, m, connector, connector.stream(m.stream), stats, run_id,
+                 step=self.step).retry(ids)
+
+    @contextmanager
+    def _partition(self, name: str) -> Iterator[bool]:
+        if self.locks is None:
+            yield True
+        else:
+            with self.locks.hold(name) as mine:
+                yield mine
+
     def _phase(self, summary: RunSummary, m: Mapping, direction: str,
                body: Callable[[Mapping, MappingStats, str], None]) -> None:
+        with self._partition(f"sync:{m.name}:{direction}") as mine:
+            if mine:  # else another worker is running this phase: its work, not ours
+                self._run_phase(summary, m, direction, body)
+
+    def _run_phase(self, summary: RunSummary, m: Mapping, direction: str,
+                   body: Callable[[Mapping, MappingStats, str], None]) -> None:
         stats = summary.get(m.name, direction)
         started = time.perf_counter()
         try:
@@ -97,9 +155,25 @@ class SyncRunner:
         if rules is None:
             return
         started = time.perf_counter()
-        with self.store.transaction() as tx:
-            summary.rules = run_rules(rules, tx, utcnow(), run_id=summary.run_id).stats
+        with self._partition(f"rules:{summary.entity}") as mine:
+            if not mine:
+                return
+            with self.store.transaction() as tx:
+                summary.rules = run_rules(rules, tx, utcnow(), run_id=summary.run_id).stats
         summary.rules.duration_s = time.perf_counter() - started
+
+    def _lists(self, summary: RunSummary) -> None:
+        """Static list membership of the outcomes file (after outbound: it needs the links
+        outbound creates); a refused call is logged and retried by the next run."""
+        rules = self.project.rules()
+        target = rules.outcomes.marketo_list if rules and rules.outcomes else None
+        if target is None or self.plan is not None:
+            return
+        try:
+            sync_list(self.project, self.store, target, run_id=summary.run_id)
+        except ConnectorError as exc:
+            log.error("list %s membership stopped: %s: %s", target.list_id,
+                      type(exc).__name__, exc)
 
     def _tick(self, name: str) -> None:
         self._steps += 1

@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from renkei.store import schema as t
 from renkei.store.audit import Conflict, Conflicts, Ledger, NewConflict, RunRow, Runs
 from renkei.store.inbox import Inbox, InboxEvent, StoredEvent
+from renkei.store.locks import Locks
 from renkei.store.repos import (
     Cursors,
     DeadLetter,
@@ -65,6 +66,7 @@ class Tx:
         self.ledger = Ledger(conn)
         self.runs = Runs(conn)
         self.inbox = Inbox(conn)
+        self.locks = Locks(conn)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, true, update
 
 from renkei.clock import utcnow
 from renkei.store import schema as t
@@ -286,6 +286,21 @@ class DeadLetters:
 
     def all_open(self) -> list[DeadLetter]:
         return self._rows(t.dead_letters.c.resolved_at.is_(None))
+
+    def select(self, *, run_id: str | None = None, category: str | None = None,
+               mapping: str | None = None, ids: Sequence[int] | None = None,
+               open_only: bool = True) -> list[DeadLetter]:
+        """Dead letters matching every given criterion (``renkei retry``'s selection)."""
+        c = t.dead_letters.c
+        conds: list[Any] = [c.resolved_at.is_(None)] if open_only else []
+        conds += [col == v for col, v in ((c.run_id, run_id), (c.category, category),
+                                          (c.mapping, mapping)) if v is not None]
+        if ids is None:
+            return self._rows(and_(true(), *conds))
+        out: list[DeadLetter] = []
+        for chunk in _chunks(sorted(set(ids))):
+            out += self._rows(and_(c.id.in_(chunk), *conds))
+        return out
 
     def record(self, mapping: str, direction: str, failures: Sequence[Failure],
                run_id: str | None) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: SQL that brings a store from version ``n`` to ``n + 1`` (see :func:`renkei.store.Store.open`),
 #: run before missing tables are created. Only additive changes, so a migration never
@@ -30,6 +30,7 @@ SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE links ADD COLUMN system_version VARCHAR(64)",),
     2: (),  # v3 adds the webhook_inbox table
+    3: (),  # v4 adds the locks table
 }
 
 metadata = MetaData()
@@ -188,4 +189,14 @@ webhook_inbox = Table(
     Column("error", Text),
     UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
     Index("ix_inbox_status", "status", "id"),
+)
+
+# Leases that keep two workers off the same partition (one mapping + direction) at once; a
+# lease that is not renewed expires, so a dead worker's partition frees itself.
+locks = Table(
+    "locks", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
