@@ -276,6 +276,36 @@ def _print_handoff(workdir: Path, kintone: Any) -> None:
         project.close()
 
 
+def _print_outcomes(store: Any, marketo: Any, workdir: Path) -> None:
+    """Deal outcomes back to marketing, and the closed-loop report."""
+    from collections import Counter
+
+    from renkei.report import build_report, write_outputs
+
+    with store.transaction() as tx:
+        leads = tx.records.page("lead", limit=1_000_000)
+        deals = tx.records.page("deal", limit=1_000_000)
+    stages = Counter(str(r.data.get("lifecycle_stage") or "-") for r in leads)
+    won = sum(1 for d in deals if d.data.get("is_won"))
+    lost = sum(1 for d in deals if d.data.get("is_closed") and not d.data.get("is_won"))
+    reasons = Counter(str(r.data.get("recycle_reason")) for r in leads
+                      if r.data.get("lifecycle_stage") == "recycled" and r.data.get("recycle_reason"))
+    print(f"\n6) outcomes back to marketing: {len(deals)} deals ({won} won, {lost} lost) → "
+          f"{stages.get('customer', 0)} customers, {stages.get('recycled', 0)} recycled; "
+          f"Marketo list リサイクル・ナーチャリング holds {len(marketo.lists.members(1001))} people")
+    if reasons:
+        print("   recycled because: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common(5)))
+    report = build_report(store)
+    paths = write_outputs(report, workdir / "report")
+    first = report.tables[0]
+    print(f"\n7) closed-loop report ({len(paths)} files in {workdir / 'report'}): "
+          f"{first.title}")
+    print(f"   {'':<20}{'leads':>7}{'MQL':>6}{'SQL':>6}{'won':>5}{'won ¥':>14}")
+    for row in (*first.rows[:8], first.total):
+        print(f"   {row.label[:20]:<20}{first.count(row.leads):>7}{first.count(row.mql):>6}"
+              f"{first.count(row.sql):>6}{first.count(row.won):>5}{row.won_amount:>14,}")
+
+
 def mask_line(line: str) -> str:
     from renkei.redact import mask_text
 
@@ -284,10 +314,10 @@ def mask_line(line: str) -> str:
 
 def _print_run(title: str, result: dict[str, Any]) -> None:
     print(f"\n{title}: {result['status']}")
-    print(f"  {'mapping':<18}{'dir':<5}{'read':>6}{'created':>9}{'updated':>9}{'unchanged':>11}"
+    print(f"  {'mapping':<26}{'dir':<5}{'read':>6}{'created':>9}{'updated':>9}{'unchanged':>11}"
           f"{'conflicts':>11}{'failed':>8}{'API calls':>11}")
     for r in result["mappings"]:
-        print(f"  {r['mapping']:<18}{r['direction']:<5}{r['read']:>6}{r['created']:>9}"
+        print(f"  {r['mapping']:<26}{r['direction']:<5}{r['read']:>6}{r['created']:>9}"
               f"{r['updated']:>9}{r['unchanged']:>11}{r['conflicts']:>11}{r['failed']:>8}"
               f"{r['api_calls']:>11}")
 
@@ -357,16 +387,14 @@ def _scenario(workdir: Path, marketo: Any, salesforce: Any, kintone: Any, ui_url
     for d in letters:
         print(f"   failed: {d.mapping} {d.direction} {mask_text(d.item_key)} [{d.category}] "
               f"{mask_text(d.message)[:160]}")
-    ledger: dict[str, int] = {}
-    for result in (first, second, third, fourth):
-        for r in result["mappings"]:
-            conn = r["mapping"].split("-")[0]
-            ledger[conn] = ledger.get(conn, 0) + r["api_calls"]
+    with store.transaction() as tx:  # the api_calls table: every call of every run
+        ledger = {conn: sum(kinds.values()) for conn, kinds in tx.ledger.usage(since="").items()}
     print(f"\n5) API calls over the four syncs — renkei's ledger: marketo {ledger.get('marketo')}, "
           f"salesforce {ledger.get('salesforce')}; the emulators counted: marketo "
           f"{len(marketo.calls)}, salesforce {len(salesforce.calls)}")
     print(f"   Salesforce's phone edit reached Marketo as "
           f"{marketo.get_record('leads', pairs[1][1])['phone']}")
+    _print_outcomes(store, marketo, workdir)
     store.close()
     if on_done is not None:
         on_done(DemoOutcome(marketo, salesforce, f"sqlite:///{workdir / 'renkei.db'}", pairs,

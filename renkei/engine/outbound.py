@@ -167,16 +167,18 @@ class Outbound:
         if not changes:
             self.stats.unchanged += 1
             return None
-        proj = m.to_system(changes)
+        hub_values = {f: rec.data.get(f) for f in m.outbound_fields} if link is None else changes
+        proj = m.to_system(hub_values)
         if proj.errors:
             failures.append(Failure(item_key=str(rec.id), record_id=rec.id, category="validation",
                                     message="; ".join(f"{e.field}: {e.message}" for e in proj.errors)))
             return None
         if link is None:
-            # Fields the system needs for a create but that are blank in the hub are simply
-            # absent; the vendor's validation reports them per record.
-            hub_values = {f: rec.data.get(f) for f in m.outbound_fields}
-            return PlannedWrite(rec.id, WriteMode.CREATE, None, hub_values, proj.values)
+            # A create projects every outbound field, so blank ones get their outbound
+            # default (Salesforce's required Company: "(不明)"); blanks without one are left
+            # out, and the vendor's validation reports what it still misses, per record.
+            values = {k: v for k, v in proj.values.items() if v is not None}
+            return PlannedWrite(rec.id, WriteMode.CREATE, None, hub_values, values)
         before = {f: link.baseline.get(f) for f in changes}
         return PlannedWrite(rec.id, WriteMode.UPDATE, link.system_id, changes, proj.values, before,
                             version=link.system_version)

@@ -174,6 +174,13 @@ class SyncRunner:
         except ConnectorError as exc:
             log.error("list %s membership stopped: %s: %s", target.list_id,
                       type(exc).__name__, exc)
+        finally:
+            # The list calls are the run's too: counted on the list's mapping and ledgered.
+            calls = self.project.ledger.drain()
+            if calls:
+                summary.get(target.mapping, "out").api_calls += len(calls)
+                with self.store.transaction() as tx:
+                    tx.ledger.add(calls, summary.run_id)
 
     def _tick(self, name: str) -> None:
         self._steps += 1

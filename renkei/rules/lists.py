@@ -135,9 +135,6 @@ def sync_list(project: Project, store: Store, target: ListSync, *,
         tx.match_keys.replace("lead", {**{i: [(name, str(i))] for i in joined},
                                        **{i: [] for i in left}}, names=[name])
         tx.cursors.set(name, "out", {"seq": seq, "pending": pending[:MAX_PENDING]})
-        calls = project.ledger.drain()
-        if calls:
-            tx.ledger.add(calls, run_id)
     for failure in stats.failed:
         log.warning("list %s: %s", target.list_id, failure)
     return stats
