@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(TEST_ARGS)
+
+# Benchmarks (bench/README.md): about 15 minutes at these sizes; bigger ones by argument,
+# e.g. make bench BENCH_E2E_SIZES="1000 10000 100000" BENCH_ENGINE_SIZES="10000 100000 1000000"
+BENCH_E2E_SIZES    ?= 1000 10000
+BENCH_ENGINE_SIZES ?= 10000 100000
+BENCH_SIZE         ?= 10000
+BENCH_REPEAT       ?= 3
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) bench/mapping_speed.py
+	$(PY) -m bench.engine --sizes $(BENCH_ENGINE_SIZES) --db sqlite postgres
+	$(PY) -m bench.e2e --sizes $(BENCH_E2E_SIZES) --repeat $(BENCH_REPEAT)
+	$(PY) -m bench.script_vs_renkei --size $(BENCH_SIZE)
+	$(PY) -m bench.prefect_overhead --size $(BENCH_SIZE) --repeat $(BENCH_REPEAT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check renkei connectors flows sandbox tests

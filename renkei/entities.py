@@ -14,7 +14,9 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -110,13 +112,111 @@ def picklist_values(entity: str, field: str) -> tuple[Any, ...]:
     return tuple(v for v in field_schema(entity, field).get("enum", ()) if v is not None)
 
 
-@cache
-def _validator(entity: str, partial: bool) -> Draft202012Validator:
+def _schema_for(entity: str, partial: bool) -> dict[str, Any]:
     schema = dict(entity_schema(entity))
     if partial:
         schema.pop("required", None)
         schema.pop("anyOf", None)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    return schema
+
+
+@cache
+def _validator(entity: str, partial: bool) -> Draft202012Validator:
+    return Draft202012Validator(_schema_for(entity, partial), format_checker=FormatChecker())
+
+
+# JSON type of a plain Python value (an integral float is left to the full check).
+_PLAIN_TYPES: dict[type, str] = {type(None): "null", bool: "boolean", int: "integer",
+                                 float: "number", str: "string", list: "array", dict: "object"}
+# Keywords the fast path below understands; a schema with any other keeps the full check.
+_ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment",
+                          "x-renkei-entity", "x-renkei-required-message", "$schema", "$id"})
+_FIELD_KEYWORDS = frozenset({"type", "enum", "maxLength", "minLength", "pattern", "minimum",
+                             "maximum", "format", "items"}) | _ANNOTATIONS
+
+
+def _field_accept(validator: Draft202012Validator, sub: Mapping[str, Any],
+                  ) -> Callable[[Any], bool] | None:
+    """A check that is True only where ``sub`` surely finds no error (None: not supported)."""
+    keys = {k for k in sub if not k.startswith("x-")}
+    if not keys <= _FIELD_KEYWORDS:
+        return None
+    items = sub.get("items")
+    item_accept = _field_accept(validator, items) if isinstance(items, Mapping) else None
+    if "items" in sub and item_accept is None:
+        return None
+    types = sub.get("type")
+    types = [types] if isinstance(types, str) else list(types) if types is not None else None
+    if types is not None and not set(types) <= set(_PLAIN_TYPES.values()):
+        return None
+    allowed = None if types is None else frozenset(types)
+    enum = sub.get("enum")
+    pattern = re.compile(sub["pattern"]) if "pattern" in sub else None
+    checker = validator.format_checker
+
+    max_len, min_len = sub.get("maxLength"), sub.get("minLength", 0)
+    minimum, maximum = sub.get("minimum"), sub.get("maximum")
+
+    def accept(v: Any) -> bool:
+        kind = _PLAIN_TYPES.get(type(v))
+        if kind is None:  # Decimal, tuples, subclasses...: the full check decides
+            return False
+        if allowed is not None and kind not in allowed and not (
+                kind == "integer" and "number" in allowed):
+            return False
+        # enum: only the unambiguous cases (1 == True in Python, not in JSON)
+        if enum is not None and (not (v is None or isinstance(v, str)) or not any(
+                type(e) is type(v) and e == v for e in enum)):
+            return False
+        if kind == "string" and ((max_len is not None and len(v) > max_len) or len(v) < min_len
+                                 or (pattern is not None and not pattern.search(v))):
+            return False
+        if kind in ("integer", "number") and ((minimum is not None and v < minimum)
+                                              or (maximum is not None and v > maximum)):
+            return False
+        if "format" in sub and checker is not None and not checker.conforms(v, sub["format"]):
+            return False
+        if item_accept is not None and kind == "array":
+            return all(item_accept(x) for x in v)
+        return True
+
+    return accept
+
+
+@cache
+def _fast_accept(entity: str, partial: bool) -> Callable[[dict[str, Any]], bool] | None:
+    """A quick check that passes the common valid record, so only doubtful ones pay for the
+    full JSON Schema walk (which is also what words the messages). ``None``: the schema uses
+    keywords this does not know, and every record gets the full check."""
+    validator = _validator(entity, partial)
+    schema: Mapping[str, Any] = _schema_for(entity, partial)
+    known = {"type", "properties", "additionalProperties", "required", "anyOf"} | _ANNOTATIONS
+    if (not set(schema) <= known or schema.get("type") != "object"
+            or schema.get("additionalProperties") is not False):
+        return None
+    fields: dict[str, Callable[[Any], bool]] = {}
+    for name, sub in schema.get("properties", {}).items():
+        check = _field_accept(validator, sub)
+        if check is None:
+            return None
+        fields[name] = check
+    required = list(schema.get("required", ()))
+    alternatives = []
+    for alt in schema.get("anyOf", ()):
+        if set(alt) != {"required"}:
+            return None
+        alternatives.append(list(alt["required"]))
+
+    def accept(instance: dict[str, Any]) -> bool:
+        for name, value in instance.items():
+            check = fields.get(name)
+            if check is None or not check(value):
+                return False
+        if any(r not in instance for r in required):
+            return False
+        return not alternatives or any(all(r in instance for r in alt) for alt in alternatives)
+
+    return accept
 
 
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string",
@@ -160,6 +260,26 @@ def _message(entity: str, error: ValidationError) -> str:
     return f"{prefix}violates {kind}"
 
 
+def _unstorable(value: Any) -> bool:
+    """NUL (PostgreSQL text refuses it), a lone surrogate (not encodable as UTF-8), or a
+    float JSON cannot hold."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, Mapping):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
 def validate_entity(entity: str, values: Mapping[str, Any], *, partial: bool) -> list[str]:
     """Check entity values against the entity's schema.
 
@@ -175,6 +295,14 @@ def validate_entity(entity: str, values: Mapping[str, Any], *, partial: bool) ->
     Raises:
         KeyError: no such entity.
     """
+    broken = [f"{k}: contains NaN/infinity, a NUL character or broken Unicode (a lone "
+              "surrogate), which no store can keep" for k, v in values.items() if _unstorable(v)]
+    if broken:
+        return broken
+    instance = dict(values)
+    accept = _fast_accept(entity, partial)
+    if accept is not None and accept(instance):
+        return []
     validator = _validator(entity, partial)
-    errors = sorted(validator.iter_errors(dict(values)), key=lambda e: list(map(str, e.path)))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
     return list(dict.fromkeys(_message(entity, e) for e in errors))
