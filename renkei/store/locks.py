@@ -71,6 +71,14 @@ class Locks:
             .values(holder=holder, expires_at=now + ttl_s)).rowcount
         return bool(taken)
 
+    def take_over(self, name: str, dead: str, holder: str, ttl_s: float) -> bool:
+        """Take ``name`` from ``dead`` (a holder known to have died); False if it moved on."""
+        c = t.locks.c
+        now = time.time()
+        return bool(self.conn.execute(
+            update(t.locks).where(and_(c.name == name, c.holder == dead))
+            .values(holder=holder, acquired_at=now, expires_at=now + ttl_s)).rowcount)
+
     def renew(self, name: str, holder: str, ttl_s: float) -> bool:
         """Extend ``holder``'s lease; False when the lock was lost (expired and taken)."""
         c = t.locks.c
@@ -98,6 +106,22 @@ class Locks:
 def new_holder() -> str:
     """A holder id naming the machine and process (readable in ``locks``), unique per call."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def is_dead_local_holder(holder: str) -> bool:
+    """True when ``holder`` ran on this machine and its process is gone (killed, crashed):
+    its lease need not be waited out. Holders on other machines are never judged dead here."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 @dataclass
@@ -140,6 +164,13 @@ class PartitionLocks:
                 if tx.locks.acquire(name, self.holder, self.ttl_s):
                     return True, None
                 lease = tx.locks.get(name)
+                # A worker of this machine that died mid-phase (SIGKILL, OOM) left its lease:
+                # a restarted sync takes it over instead of skipping the work for a minute.
+                if lease is not None and is_dead_local_holder(lease.holder) and \
+                        tx.locks.take_over(name, lease.holder, self.holder, self.ttl_s):
+                    log.warning("took over %s from %s, whose process is gone", name,
+                                lease.holder)
+                    return True, None
             if lease is not None:
                 return False, lease.holder
         return False, None
