@@ -355,11 +355,15 @@ def _scenario(workdir: Path, marketo: Any, salesforce: Any, kintone: Any, ui_url
         ("marketo", m7, {"leadScore": 95}, "score raised by Marketo"),
     ]
     for system, rid, changes, why in edits:
+        if "newest wins" in why:
+            # The vendors stamp whole seconds: the edit that must be newer comes a second
+            # later, so "newest" is well defined.
+            time.sleep(1.05)
         if system == "marketo":
             marketo.edit_record("leads", rid, changes)
         else:
             salesforce.edit_record("Lead", rid, changes)
-        time.sleep(0.01)  # distinct modification times, so "newest" is well defined
+        time.sleep(0.01)
         print(f"   - {system:<10} {why}")
     new = marketo.create_record("leads", {"email": "newcomer@renkei-demo.co.jp", "lastName": "新井",
                                           "firstName": "春香", "company": "(株)レンケイ商事",

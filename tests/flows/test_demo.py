@@ -33,7 +33,18 @@ def test_demo_scenario_record_by_record(prefect_server: None, tmp_path: Path) ->
         assert (new["LastName"], new["Company"], new["LeadSource"]) == ("新井", "株式会社レンケイ商事", "ウェビナー")
         store = Store.open(o.store_url)
         with store.transaction() as tx:
-            assert tx.records.count("lead") == 2000 + 500 - 200 + 1
+            leads = tx.records.page("lead", limit=100_000)
+            activity_emails = {str(r.data.get("email")) for r in
+                               tx.records.page("activity", limit=100_000) if r.data.get("email")}
+            # People only the webinar or the video host knew were captured as new leads.
+            captured = [r for r in leads if r.field_meta.get("email", [None])[0] == "rules"]
+            assert captured and {r.data["email"] for r in captured} <= activity_emails
+            assert {r.data["lead_source"] for r in captured} <= {"webinar", "on_demand_seminar"}
+            assert len(leads) == 2000 + 500 - 200 + 1 + len(captured)
+            # Every captured lead reached both systems (Company defaulted for Salesforce).
+            sf_emails = {str(r.get("Email")).lower()
+                         for r in sf.list_records("Lead", offset=0, limit=10_000)[0]}
+            assert {r.data["email"] for r in captured} <= sf_emails
             [conflict] = tx.conflicts.list()
             letters = {(d.mapping, d.direction, d.category) for d in tx.dead_letters.all_open()}
         store.close()

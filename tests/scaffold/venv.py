@@ -45,7 +45,11 @@ class ThrowawayVenv:
         return venv
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        # No PYTEST_* of the outer run (an xdist worker's variables), and no plug-ins
+        # auto-loaded from the base interpreter's site-packages, which vary by machine.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("PYTEST_")}
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         env.update(VIRTUAL_ENV=str(self.root), DO_NOT_TRACK="1",
                    PREFECT_SERVER_ANALYTICS_ENABLED="false",
                    PATH=f"{self.root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
