@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) -m bench.e2e --sizes $(BENCH_E2E_SIZES) --repeat $(BENCH_REPEAT)
 	$(PY) -m bench.script_vs_renkei --size $(BENCH_SIZE)
 	$(PY) -m bench.prefect_overhead --size $(BENCH_SIZE) --repeat $(BENCH_REPEAT)
+	$(PY) bench/receiver_burst.py --events 20000
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check renkei connectors flows sandbox tests
