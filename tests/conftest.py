@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,14 +68,14 @@ def pg_server() -> Iterator[str]:
     port = _free_port()
     subprocess.run(_as_postgres([
         _pg_bin("pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off", "start"]),
+        (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+         "-c synchronous_commit=off -c full_page_writes=off"), "start"]),
         check=True, capture_output=True)
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate",
-                                     "stop"]), capture_output=True)
+                                     "stop"]), check=False, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -115,3 +116,35 @@ def wait_for(predicate: object, timeout: float = 10.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+# -- the fault, crash and inbox suites' counts, printed once per run (issue #9) -------------
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand this worker's counts to the controller."""
+    from tests.tally import TALLY
+
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["renkei_tally"] = dict(TALLY.counts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: add up what each worker counted."""
+    from tests.tally import TALLY
+
+    TALLY.merge(getattr(node, "workeroutput", {}).get("renkei_tally", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.tally import TALLY
+
+    counts = TALLY.counts
+    if not counts:
+        return
+    terminalreporter.write_sep("-", "renkei fault, crash and inbox suites")
+    terminalreporter.write_line(
+        f"faults injected: {counts['faults_injected']}, runs killed: {counts['runs_killed']}, "
+        f"receivers killed: {counts['receivers_killed']}, "
+        f"records checked: {counts['records_checked']}, mismatches: {counts['mismatches']}")

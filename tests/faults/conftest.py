@@ -1,4 +1,4 @@
-"""Fixtures of the fault and crash suites, and their counts in pytest's terminal summary."""
+"""Fixtures of the fault and crash suites (their counts are printed by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import TALLY, World, make_world
+from tests.faults.support import World, make_world
 
 
 @pytest.fixture
@@ -24,13 +24,3 @@ def world(tmp_path: Path, db_url: str) -> Iterator[World]:
     w = make_world(tmp_path, db_url)
     yield w
     w.close()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    counts = TALLY.counts
-    if not counts:
-        return
-    terminalreporter.write_sep("-", "renkei fault and crash suites")
-    terminalreporter.write_line(
-        f"faults injected: {counts['faults_injected']}, runs killed: {counts['runs_killed']}, "
-        f"records checked: {counts['records_checked']}, mismatches: {counts['mismatches']}")

@@ -5,7 +5,6 @@ nobody duplicated)."""
 from __future__ import annotations
 
 import shutil
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from sandbox.core.tls import TLSFiles, make_tls
 from sandbox.marketo.app import MarketoEmulator
 from sandbox.marketo.config import MarketoConfig
 from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
+from tests.tally import TALLY
 
 REPO = Path(__file__).resolve().parents[2]
 MK, SF = "marketo-leads", "salesforce-leads"
@@ -35,19 +35,6 @@ MK_SIZE, SF_SIZE, SHARED = 60, 40, 16
 PEOPLE = MK_SIZE + SF_SIZE - SHARED
 
 
-class Tally:
-    """What the fault and crash suites did, for the terminal summary (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.counts: Counter[str] = Counter()
-
-    def add(self, **amounts: int) -> None:
-        with self._lock:
-            self.counts.update(amounts)
-
-
-TALLY = Tally()
 
 
 def norm_email(value: Any) -> str:

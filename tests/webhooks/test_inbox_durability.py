@@ -26,6 +26,7 @@ from renkei.store import Store
 from renkei.store import schema as t
 from renkei.webhooks import process_inbox
 from tests.engine.harness import CRM_SCHEMA, crm_mapping
+from tests.tally import TALLY
 
 SECRET = "inbox-test-secret-5b7c"
 EVENTS = 1200
@@ -159,5 +160,6 @@ def test_sigkill_mid_burst_loses_and_duplicates_nothing(tmp_path: Path, db_url: 
     emails = sorted(r.data["email"] for r in leads)
     assert emails == sorted(f"person{i}@example.co.jp" for i in range(900))
     store.close()
+    TALLY.add(receivers_killed=1, records_checked=len(rows) + len(emails))
     print(f"\ninbox durability: {EVENTS} events, receiver killed after {KILL_AFTER} acks, "
           f"{len(rows)} stored, {len(emails)} leads, lost 0, duplicated 0")
