@@ -30,6 +30,7 @@ from connectors.sdk import (
     WriteOp,
     WriteResult,
 )
+from connectors.sdk.config import http_options
 from connectors.sdk.types import JSON
 
 __all__ = ["BrightcoveConnector", "view_record"]
@@ -139,8 +140,7 @@ class BrightcoveConnector(Connector):
                                           "(yyyy-mm-dd or alltime)."},
             "page_size": {"type": "integer", "minimum": 1, "maximum": 10_000,
                           "default": 1000},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 60},
-            "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4},
+            **http_options(timeout_s=60),
         },
     }
 

@@ -25,6 +25,7 @@ from connectors.sdk import (
     limiter_for,
     reveal,
 )
+from connectors.sdk.config import http_options
 from connectors.sdk.types import JSON
 
 __all__ = ["HubSpotConnector"]
@@ -72,12 +73,9 @@ class HubSpotConnector(Connector):
                                "description": "The burst window in seconds (vendor: 10)."},
             "daily_quota": {"type": "integer", "minimum": 0, "default": 250_000,
                             "description": "API calls per day this hub may spend (0: no cap)."},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 30,
-                          "description": "Timeout of one HTTP request."},
             "page_size": {"type": "integer", "minimum": 1, "maximum": 200, "default": 200,
                           "description": "Records per search query (vendor maximum 200)."},
-            "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4,
-                               "description": "Tries per request, the first included."},
+            **http_options(),
             "index_lag_s": {"type": "number", "minimum": 0, "default": 5,
                             "description": "Records modified this recently are left to the "
                                            "next read: search indexes them with a delay."},

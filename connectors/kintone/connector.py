@@ -21,6 +21,7 @@ from connectors.sdk import (
     WriteOp,
     WriteResult,
 )
+from connectors.sdk.config import http_options
 from connectors.sdk.types import JSON
 
 __all__ = ["SPEC", "KintoneConnector"]
@@ -62,12 +63,7 @@ SPEC: dict[str, Any] = {
                         "description": "Requests in flight at once to the domain from this "
                                        "process (kintone allows 100 for the whole domain, "
                                        "shared with every other integration)."},
-        "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 30,
-                      "description": "Timeout of one HTTP request."},
-        "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4,
-                           "description": "Tries per request, the first included."},
-        "retry_base_delay_s": {"type": "number", "minimum": 0, "default": 0.5,
-                               "description": "First backoff step (doubles, full jitter)."},
+        **http_options(backoff=True),
         "concurrency_wait_s": {"type": "number", "minimum": 0, "default": 1.0,
                                "description": "Wait after a 429 GAIA_TO04 (kintone sends no "
                                               "Retry-After)."},

@@ -30,6 +30,7 @@ from connectors.sdk import (
     WriteResult,
     limiter_for,
 )
+from connectors.sdk.config import http_options
 
 __all__ = ["MarketoConnector"]
 
@@ -79,12 +80,9 @@ class MarketoConnector(Connector):
                                     "description": "Rate window in seconds (vendor: 20)."},
             "concurrency": {"type": "integer", "minimum": 0, "default": 10,
                             "description": "Calls in flight at once (vendor: 10)."},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 30,
-                          "description": "Timeout of one HTTP request."},
             "page_size": {"type": "integer", "minimum": 1, "maximum": 300, "default": 300,
                           "description": "Activities per lead-changes page."},
-            "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4,
-                               "description": "Tries per request, the first included."},
+            **http_options(),
             "fields": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,
                        "description": "Lead fields to read (default: every REST field)."},
             "watch_fields": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,

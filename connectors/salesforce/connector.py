@@ -55,6 +55,7 @@ from connectors.sdk import (
     WriteResult,
     limiter_for,
 )
+from connectors.sdk.config import http_options
 
 __all__ = ["SalesforceConnector"]
 
@@ -101,12 +102,7 @@ SPEC: dict[str, Any] = {
                           "description": "Stop before a call once the org's daily API usage "
                                          "(Sforce-Limit-Info) reaches this fraction, leaving "
                                          "the rest to other integrations."},
-        "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 30,
-                      "description": "Connect/read timeout of one request."},
-        "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4,
-                           "description": "Tries per request, the first included."},
-        "retry_base_delay_s": {"type": "number", "minimum": 0, "default": 0.5,
-                               "description": "First backoff step (doubles, full jitter)."},
+        **http_options(backoff=True),
     },
 }
 

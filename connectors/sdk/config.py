@@ -22,6 +22,27 @@ def secret_fields(spec: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(k for k, v in props.items() if isinstance(v, Mapping) and v.get("x-secret"))
 
 
+def http_options(*, timeout_s: float = 30, backoff: bool = False) -> dict[str, dict[str, Any]]:
+    """The config properties every HTTP connector offers, for its ``spec``.
+
+    ``timeout_s`` (per request) and ``retry_attempts``; with ``backoff``, also
+    ``retry_base_delay_s``. Spread them into the spec's properties::
+
+        "properties": {"base_url": {...}, **http_options(timeout_s=60)}
+    """
+    props: dict[str, dict[str, Any]] = {
+        "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": timeout_s,
+                      "description": "Timeout of one HTTP request (connect and read)."},
+        "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4,
+                           "description": "Tries per request, the first included."},
+    }
+    if backoff:
+        props["retry_base_delay_s"] = {
+            "type": "number", "minimum": 0, "default": 0.5,
+            "description": "First backoff step (doubles, full jitter)."}
+    return props
+
+
 def load_config(spec: Mapping[str, Any], raw: Mapping[str, Any], *, where: str) -> dict[str, Any]:
     """Validate a raw config against ``spec`` and wrap its secrets.
 

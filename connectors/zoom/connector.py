@@ -19,6 +19,7 @@ from connectors.sdk import (
     WriteResult,
     limiter_for,
 )
+from connectors.sdk.config import http_options
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.types import JSON
 from connectors.zoom.api import MAX_PAGE_SIZE, ZoomApi
@@ -98,8 +99,7 @@ class ZoomConnector(Connector):
                                              "cursor: Zoom's reports fill in late."},
             "page_size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                           "default": MAX_PAGE_SIZE},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "default": 30},
-            "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4},
+            **http_options(),
             "calls_per_second": {"type": "integer", "minimum": 0, "default": 10,
                                  "description": "Client-side pace (Pro: Heavy 10/s)."},
         },

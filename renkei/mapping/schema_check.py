@@ -88,11 +88,12 @@ def schema_diagnostics(doc: Document) -> list[Diagnostic]:
     """Every schema violation in ``doc``, each at the offending node."""
     out: list[Diagnostic] = []
     for error in _validator().iter_errors(doc.data):
-        out.extend(_convert(doc, error))
+        out.extend(convert_error(doc, error))
     return out
 
 
-def _convert(doc: Document, error: ValidationError) -> list[Diagnostic]:
+def convert_error(doc: Document, error: ValidationError) -> list[Diagnostic]:
+    """One JSON Schema error as diagnostics at the offending key (mapping and rule files)."""
     path: PathKey = tuple(error.absolute_path)
     kind = str(error.validator)
     rule: Any = error.validator_value
@@ -133,7 +134,7 @@ def _branch(doc: Document, error: ValidationError, path: PathKey) -> list[Diagno
     }
     if len(plausible) == 1:
         (errors,) = plausible.values()
-        return [d for sub in errors for d in _convert(doc, sub)]
+        return [d for sub in errors for d in convert_error(doc, sub)]
     if not plausible:
         wanted = [w for errors in branches.values() for e in errors
                   if e.validator == "type" and not e.relative_path

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from renkei.mapping.diagnostics import Diagnostic, MappingError, has_errors, sort_diagnostics
 from renkei.mapping.loader import Document, parse_yaml
-from renkei.mapping.schema_check import _convert  # one wording for mapping and rule files
+from renkei.mapping.schema_check import convert_error  # one wording for mapping and rule files
 from renkei.rules.build import build_alerts, build_owners, build_qualification, build_routing
 from renkei.rules.model import RuleSet
 from renkei.rules.outcome_build import build_deal_alerts, build_outcomes
@@ -76,7 +76,7 @@ def _parse(path: Path) -> tuple[str | None, Document | None, list[Diagnostic]]:
     if doc is None:
         return None, None, problems
     for error in _validator().iter_errors(doc.data):
-        problems += _convert(doc, error)
+        problems += convert_error(doc, error)
     kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
     return (kind if kind in RULE_KINDS else None), doc, problems
 
