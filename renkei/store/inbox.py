@@ -54,6 +54,12 @@ class Inbox:
 
     def add_many(self, events: Sequence[InboxEvent]) -> list[bool]:
         """Store events; for each, True if it was new, False if already in the inbox."""
+        return [new for new, _ in self.add_many_with_signatures(events)]
+
+    def add_many_with_signatures(self, events: Sequence[InboxEvent]
+                                 ) -> list[tuple[bool, str | None]]:
+        """Store events; for each, whether it was new and, if not, the signature it was
+        first stored with (a replayed request carries the same one)."""
         if not events:
             return []
         now = utcnow()
@@ -64,33 +70,32 @@ class Inbox:
         dialect = self.conn.dialect.name
         stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
         stmt = stmt.on_conflict_do_nothing(index_elements=["source", "event_id"])
-        before = self._known({(e.source, e.event_id) for e in events})
+        known = self._known({(e.source, e.event_id) for e in events})
         self.conn.execute(stmt, rows)
-        seen: set[tuple[str, str]] = set(before)
-        out = []
+        out: list[tuple[bool, str | None]] = []
         for e in events:
             key = (e.source, e.event_id)
-            out.append(key not in seen)
-            seen.add(key)
+            if key in known:
+                out.append((False, known[key]))
+            else:
+                out.append((True, None))
+                known[key] = e.signature  # a twin later in the same group is a duplicate
         return out
 
-    def _known(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    def _known(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """Stored events among ``keys`` → the signature each arrived with (one query per
+        source)."""
         table = t.webhook_inbox
-        found: set[tuple[str, str]] = set()
+        found: dict[tuple[str, str], str | None] = {}
         by_source: dict[str, list[str]] = {}
         for source, event_id in keys:
             by_source.setdefault(source, []).append(event_id)
         for source, ids in by_source.items():
-            rows = self.conn.execute(select(table.c.source, table.c.event_id).where(
-                and_(table.c.source == source, table.c.event_id.in_(ids))))
-            found.update((r.source, r.event_id) for r in rows)
+            rows = self.conn.execute(
+                select(table.c.source, table.c.event_id, table.c.signature).where(
+                    and_(table.c.source == source, table.c.event_id.in_(ids))))
+            found.update(((r.source, r.event_id), r.signature) for r in rows)
         return found
-
-    def signature_of(self, source: str, event_id: str) -> str | None:
-        """The signature the stored event arrived with."""
-        table = t.webhook_inbox
-        return self.conn.execute(select(table.c.signature).where(
-            and_(table.c.source == source, table.c.event_id == event_id))).scalar()
 
     def pending(self, limit: int = 500, *, max_attempts: int = 5) -> list[StoredEvent]:
         """The oldest events not yet processed (failed ones until ``max_attempts``)."""

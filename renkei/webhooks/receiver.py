@@ -97,10 +97,8 @@ class InboxWriter:
         events = [e for evs, _ in group for e in evs]
         try:
             with self.store.transaction() as tx:
-                fresh = tx.inbox.add_many(events)
-                outcomes = [_Outcome(new, None if new else
-                                     tx.inbox.signature_of(e.source, e.event_id))
-                            for e, new in zip(events, fresh)]
+                outcomes = [_Outcome(new, signature) for new, signature
+                            in tx.inbox.add_many_with_signatures(events)]
         except Exception as exc:  # noqa: BLE001 — answered 503; the vendor redelivers
             for _, fut in group:
                 fut.set_exception(exc)
