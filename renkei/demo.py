@@ -120,6 +120,7 @@ class DemoOutcome:
     new_marketo_id: str
     last_sync_writes: int
     results: list[dict[str, Any]]
+    viewers: Viewers
 
 
 def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
@@ -276,6 +277,58 @@ def _print_handoff(workdir: Path, kintone: Any) -> None:
         project.close()
 
 
+@dataclass(frozen=True)
+class Viewers:
+    """On-demand viewers who watched 80 % or more, and what the rules made of them (hub ids)."""
+
+    watched: frozenset[int]
+    """Leads of the people with a video view of ≥ 80 %."""
+    by_video: frozenset[int]
+    """Of those, the leads the video rule qualified (MQL, reason ``on_demand_seminar``)."""
+    with_sales: frozenset[int]
+    """Of those, the leads already MQL or further on by another rule before the view."""
+    below: frozenset[int]
+    """Of those, the leads still with marketing: attribute score under the rule's 20."""
+    alerted: frozenset[int]
+    """Of those, the leads with a ``video_watched`` alert for their owner."""
+
+
+def viewers_of(store: Any) -> Viewers:
+    """The ≥ 80 % viewers' leads, their stages and alerts, from the hub."""
+    from renkei.mapping.normalize import email_key
+
+    with store.transaction() as tx:
+        views = [a.data for a in tx.records.page("activity", limit=1_000_000)
+                 if a.data.get("type") == "video_viewed"
+                 and float(a.data.get("percent") or 0) >= 80 and a.data.get("email")]
+        leads = tx.records.page("lead", limit=1_000_000)
+        alerts = tx.records.page("alert", limit=1_000_000)
+    emails = {email_key(str(v["email"])) for v in views}
+    watched = {r.id: r.data for r in leads
+               if r.data.get("email") and email_key(str(r.data["email"])) in emails}
+    sales = {"mql", "sql", "opportunity", "customer"}
+    by_video = {i for i, d in watched.items() if d.get("lifecycle_stage") == "mql"
+                and str(d.get("qualification_reason") or "").startswith("on_demand_seminar:")}
+    return Viewers(
+        watched=frozenset(watched),
+        by_video=frozenset(by_video),
+        with_sales=frozenset(i for i, d in watched.items()
+                             if d.get("lifecycle_stage") in sales and i not in by_video),
+        below=frozenset(i for i, d in watched.items() if d.get("lifecycle_stage") not in sales
+                        and int(d.get("attribute_score") or 0) < 20),
+        alerted=frozenset(int(a.data["lead_id"]) for a in alerts
+                          if a.data.get("rule") == "video_watched" and a.data.get("lead_id")))
+
+
+def _print_viewers(store: Any) -> Viewers:
+    v = viewers_of(store)
+    print(f"  on-demand seminar: {len(v.watched)} people watched 80 % or more → "
+          f"{len(v.by_video)} MQL by the video rule, {len(v.with_sales)} already with sales, "
+          f"{len(v.below)} stay in nurture (attribute score under 20: the cross score); "
+          f"{len(v.alerted & v.watched)} owners alerted (video_watched)")
+    return v
+
+
 def _print_outcomes(store: Any, marketo: Any, workdir: Path) -> None:
     """Deal outcomes back to marketing, and the closed-loop report."""
     from collections import Counter
@@ -334,9 +387,10 @@ def _scenario(workdir: Path, marketo: Any, salesforce: Any, kintone: Any, ui_url
     first, run1 = _sync(workdir)
     _print_run("sync 1", first)
     _print_rules(first)
+    store = Store.open(f"sqlite:///{workdir / 'renkei.db'}")
+    viewers = _print_viewers(store)
     _print_handoff(workdir, kintone)
 
-    store = Store.open(f"sqlite:///{workdir / 'renkei.db'}")
     pairs = _linked_pairs(store)
     (_, m0, _), (_, _, s1), (_, m2, s2), (_, m3, s3), (_, _, s4), (_, m5, _), (_, m6, _), \
         (_, m7, _) = pairs[:8]
@@ -402,7 +456,7 @@ def _scenario(workdir: Path, marketo: Any, salesforce: Any, kintone: Any, ui_url
     store.close()
     if on_done is not None:
         on_done(DemoOutcome(marketo, salesforce, f"sqlite:///{workdir / 'renkei.db'}", pairs,
-                            str(new["id"]), writes3, [first, second, third, fourth]))
+                            str(new["id"]), writes3, [first, second, third, fourth], viewers))
     print(f"\nfinished in {time.monotonic() - started:.0f} s. Project: {workdir / 'renkei.yaml'} "
           f"(try: renkei --project {workdir} status)")
     if ui_url:

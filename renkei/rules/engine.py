@@ -35,6 +35,7 @@ from renkei.rules.decide import (
 )
 from renkei.rules.model import RuleSet
 from renkei.rules.outcomes import OutcomePlan, apply_outcomes, plan_outcomes
+from renkei.rules.touches import touch_updates
 from renkei.store import HubRecord, Tx
 from renkei.store import schema as t
 
@@ -114,6 +115,10 @@ def apply_rules(rules: RuleSet, tx: Tx, changes: Changes, now: str, *,
     ordered = [leads[i] for i in sorted(leads)]
     accounts = data.accounts_of(ordered)
     updates: dict[int, dict[str, Any]] = {}
+    if rules.qualification is not None:
+        touch_updates(rules.qualification,
+                      [(a, leads[lead_of[a.id]]) for a in activities if lead_of.get(a.id) in leads],
+                      updates)
     _qualify(rules, data, ordered, accounts, now, updates, out)
     _route(rules, tx, ordered, accounts, updates, forced, out)
     if rules.outcomes is not None:
@@ -146,16 +151,19 @@ def _qualify(rules: RuleSet, data: RulesData, leads: list[HubRecord],
     q = rules.qualification
     if q is None:
         return
-    candidates = [lead for lead in leads if can_qualify(q, lead.data)]
-    facts = {lead.id: facts_for(lead.data, rules.routing, accounts.get(lead.id))
+    # A touch moved in this pass (renkei.rules.touches) decides the channel's threshold.
+    merged = {lead.id: {**lead.data, **updates.get(lead.id, {})} for lead in leads}
+    candidates = [lead for lead in leads if can_qualify(q, merged[lead.id])]
+    facts = {lead.id: facts_for(merged[lead.id], rules.routing, accounts.get(lead.id))
              for lead in candidates}
     need = [lead for lead in candidates if wants_activities(q, facts[lead.id])]
     activities = data.activities_of(need) if need else {}
     for lead in candidates:
         result = qualify(q, facts[lead.id], activities.get(lead.id, []))
         if result is not None:
-            updates[lead.id] = {"lifecycle_stage": "mql", "mql_at": now,
-                                "qualification_reason": result.reason[:1000]}
+            updates.setdefault(lead.id, {}).update({
+                "lifecycle_stage": "mql", "mql_at": now,
+                "qualification_reason": result.reason[:1000]})
             out.qualified[lead.id] = result.reason
 
 

@@ -18,8 +18,8 @@ def test_demo_scenario_record_by_record(prefect_server: None, tmp_path: Path) ->
     def check(o: DemoOutcome) -> None:
         seen.append(o)
         mk, sf, p = o.marketo, o.salesforce, o.pairs
-        lead = lambda i: mk.get_record("leads", p[i][1])          # noqa: E731
-        sflead = lambda i: sf.get_record("Lead", p[i][2])         # noqa: E731
+        lead = lambda i: mk.get_record("leads", p[i][1])
+        sflead = lambda i: sf.get_record("Lead", p[i][2])
         assert sflead(0)["Title"] == "マーケティング部長"          # Marketo-only edit reached SF
         assert lead(1)["phone"] == "+81355550101"                 # SF-only edit reached Marketo
         assert lead(2)["company"] == "株式会社サクラ精機ホールディングス"   # held: each side keeps
@@ -52,6 +52,13 @@ def test_demo_scenario_record_by_record(prefect_server: None, tmp_path: Path) ->
         assert letters == {("marketo-leads", "in", "validation"),
                            ("salesforce-leads", "out", "duplicate")}
         assert o.last_sync_writes == 0
+        # ≥ 80 % viewers: each is MQL by the video rule, already with sales, or held back by
+        # the cross score — and every one the video rule qualified has an alerted owner.
+        v = o.viewers
+        assert v.by_video and v.below
+        assert v.by_video | v.with_sales | v.below == v.watched
+        assert not (v.by_video & v.with_sales or v.by_video & v.below or v.with_sales & v.below)
+        assert v.by_video <= v.alerted
 
     rc = run_demo(workdir=tmp_path / "demo", exit_when_done=True, ui=False, port=0, on_done=check)
     assert rc == 0 and len(seen) == 1
