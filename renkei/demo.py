@@ -187,7 +187,7 @@ def run_demo(*, workdir: Path, exit_when_done: bool, ui: bool, port: int,
                 "salesforce": {"type": "salesforce", "config": {
                     "login_url": sf_url, "client_id": sf["client_id"],
                     "client_secret": sf["client_secret"], "external_id_field": "Renkei_Id__c",
-                    "streams": ["Lead", "Opportunity"]}},
+                    "streams": ["Lead", "Opportunity", "Task"]}},
                 "kintone": {"type": "kintone", "config": {
                     "base_url": kn_url,
                     "api_token": ",".join(API_TOKENS[i] for i in (1, 2, 3, 4)),

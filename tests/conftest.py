@@ -49,6 +49,14 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
+def _traversable_tmp() -> str:
+    """A temp dir the postgres user can reach: some machines make /tmp root-only (0700)."""
+    for candidate in (tempfile.gettempdir(), "/var/tmp"):
+        if os.path.isdir(candidate) and os.stat(candidate).st_mode & 0o001:
+            return candidate
+    return tempfile.gettempdir()
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """URL of a PostgreSQL server whose role may create databases."""
@@ -57,7 +65,7 @@ def pg_server() -> Iterator[str]:
         yield url
         return
     # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
-    base = Path(tempfile.mkdtemp(prefix="renkei-test-pg-"))
+    base = Path(tempfile.mkdtemp(prefix="renkei-test-pg-", dir=_traversable_tmp()))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
     if os.geteuid() == 0:

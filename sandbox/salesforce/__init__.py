@@ -1,4 +1,5 @@
-"""A faithful local emulator of the Salesforce REST API (Lead, Contact, Account), over TLS.
+"""A faithful local emulator of the Salesforce REST API (Lead, Contact, Account, Opportunity,
+Task), over TLS.
 
 simple-salesforce builds every URL as ``https://{instance}/services/...``, so the emulator
 speaks HTTPS (default port 18443) with the sandbox CA; a client uses it unchanged with
@@ -58,6 +59,10 @@ choice where the sources are silent. Details sit in each module's docstring:
 * :mod:`.schema`: standard field names, types and lengths [S: Object Reference field
   lists]; Status default "Open - Not Contacted" [S]; localised picklist values and the
   ``__c`` fields are this org's own [U].
+* :mod:`.tasks`: Task's IsClosed from Status [S]; WhoId/WhatId refused as
+  FIELD_INTEGRITY_EXCEPTION (another object's id) [S: jsforce/jsforce#1006],
+  INVALID_CROSS_REFERENCE_KEY (no such record) [S] or CANNOT_UPDATE_CONVERTED_LEAD (a
+  converted lead) [S].
 
 Knobs (:class:`SalesforceSettings`): ``size``, ``seed``, ``daily_api_limit`` (100,000),
 ``session_lifetime_s`` (7200), ``duplicate_rule`` (on), ``failures`` (a list of

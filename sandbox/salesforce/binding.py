@@ -41,7 +41,8 @@ __all__ = ["MAX_OFFSET", "Binder", "Bound", "ParentField", "Predicate", "sort_ke
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
 
-_TEXT = {"string", "email", "phone", "url", "picklist", "textarea", "id", "reference"}
+_TEXT = {"string", "email", "phone", "url", "picklist", "combobox", "textarea", "id",
+         "reference"}
 _NUMBER = {"int", "double", "currency", "percent"}
 MAX_OFFSET = 2000
 

@@ -32,6 +32,7 @@ from sandbox.salesforce.ids import to_18
 from sandbox.salesforce.opportunities import derive_stage_fields
 from sandbox.salesforce.schema import ObjectDef, object_def
 from sandbox.salesforce.store import Key, ObjectStore, SeedSource
+from sandbox.salesforce.tasks import check_task_references, derive_task_fields
 from sandbox.salesforce.validation import SfError, check_record, coerce
 
 __all__ = ["API_USER_ID", "FailurePattern", "Org", "WriteOutcome"]
@@ -163,6 +164,10 @@ class Org:
                 if found is None or found["IsDeleted"]:
                     return [SfError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
                                     ["AccountId"])]
+        if odef.name == "Task":
+            wrong = check_task_references(self.stores, values)
+            if wrong is not None:
+                return [wrong]
         for pattern in self.failures:
             if pattern.matches(odef.name, merged):
                 pattern.fired += 1
@@ -206,6 +211,8 @@ class Org:
         _set_name(record)
         if store.odef.name == "Opportunity":
             derive_stage_fields(record, None, values)
+        elif store.odef.name == "Task":
+            derive_task_fields(record)
         return record
 
     def create(self, sobject: str, raw: Mapping[str, Any], *,
@@ -261,6 +268,8 @@ class Org:
         _set_name(record)
         if store.odef.name == "Opportunity":
             derive_stage_fields(record, current, values)
+        elif store.odef.name == "Task":
+            derive_task_fields(record)
         self._replace(store, rid, current, record)
         return WriteOutcome(id=rid)
 

@@ -1,5 +1,5 @@
-"""The emulated org's objects (Lead, Contact, Account, Opportunity, OpportunityContactRole)
-and their describe results.
+"""The emulated org's objects (Lead, Contact, Account, Opportunity, OpportunityContactRole,
+Task) and their describe results.
 
 Field names, types and lengths follow the standard objects (Lead.LastName 80, FirstName 40,
 Company 255, Email 80, Title 128, Phone 40 ...) [S: Salesforce Object Reference field lists];
@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONTACT_ROLES", "LOSS_REASONS", "OBJECTS", "OPPORTUNITY_STAGES", "FieldDef",
-           "ObjectDef", "describe_global", "object_def"]
+__all__ = ["CLOSED_TASK_STATUSES", "CONTACT_ROLES", "LOSS_REASONS", "OBJECTS",
+           "OPPORTUNITY_STAGES", "TASK_STATUSES", "FieldDef", "ObjectDef", "describe_global",
+           "object_def"]
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,41 @@ OPPORTUNITY_CONTACT_ROLE = ObjectDef("OpportunityContactRole", "Opportunity Cont
     *(f for f in _AUDIT if f.name != "OwnerId"),
 ))
 
-_ALL = (LEAD, CONTACT, ACCOUNT, OPPORTUNITY, OPPORTUNITY_CONTACT_ROLE)
+# Task [S: Object Reference, Task; REFERENCE.md §2(c) is U]: WhoId names a person (Lead or
+# Contact), WhatId a thing (here Account or Opportunity); IsClosed follows Status (only
+# "Completed" is a closed status in a default org); TaskSubtype is set on create only and
+# defaults to "Task" for tasks the API creates [U]. The two ``__c`` measures are this org's
+# own, for webinar and video activities.
+TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else",
+                 "Deferred")
+CLOSED_TASK_STATUSES = frozenset({"Completed"})
+TASK_TYPES = ("Call", "Email", "Meeting", "Other", "Webinar", "Video", "Web")
+TASK_SUBTYPES = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
+
+TASK = ObjectDef("Task", "Task", "00T", (
+    FieldDef("Id", "id", length=18, createable=False, updateable=False),
+    FieldDef("WhoId", "reference", label="Name ID", length=18, reference_to=("Contact", "Lead")),
+    FieldDef("WhatId", "reference", label="Related To ID", length=18,
+             reference_to=("Account", "Opportunity")),
+    _s("Subject", 255, type="combobox"),
+    FieldDef("ActivityDate", "date", label="Due Date Only"),
+    _s("Status", 255, type="picklist", picklist=TASK_STATUSES, restricted=True,
+       default="Not Started"),
+    _s("Priority", 40, type="picklist", picklist=("High", "Normal", "Low"), default="Normal"),
+    FieldDef("IsClosed", "boolean", label="Closed", createable=False, updateable=False,
+             default=False),
+    _s("Type", 40, type="picklist", picklist=TASK_TYPES),
+    _s("TaskSubtype", 40, type="picklist", label="Task Subtype", picklist=TASK_SUBTYPES,
+       restricted=True, updateable=False, default="Task"),
+    _s("Description", 32000, type="textarea", label="Comments"),
+    *_AUDIT,
+    FieldDef("Attended_Minutes__c", "double", label="Attended Minutes", precision=8, scale=1),
+    FieldDef("Percent_Viewed__c", "percent", label="Percent Viewed", precision=6, scale=1),
+    # Source ids (zoom:{webinar uuid}:{e-mail}) outgrow the 64 characters of the people's key.
+    _s("Renkei_Id__c", 255, label="Renkei Id", external_id=True, unique=True),
+))
+
+_ALL = (LEAD, CONTACT, ACCOUNT, OPPORTUNITY, OPPORTUNITY_CONTACT_ROLE, TASK)
 OBJECTS: dict[str, ObjectDef] = {o.name.lower(): o for o in _ALL}
 PREFIXES: dict[str, ObjectDef] = {o.key_prefix: o for o in _ALL}
 

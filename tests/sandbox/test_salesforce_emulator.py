@@ -423,7 +423,7 @@ def test_failure_patterns_reject_matching_records_a_set_number_of_times(
 def test_describe_global_and_object(big: Env) -> None:
     names = {o["name"]: o["keyPrefix"] for o in big.sf.describe()["sobjects"]}
     assert names == {"Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006",
-                     "OpportunityContactRole": "00K"}
+                     "OpportunityContactRole": "00K", "Task": "00T"}
     fields = {f["name"]: f for f in big.sf.Lead.describe()["fields"]}
     assert fields["LastName"]["nillable"] is False and fields["LastName"]["length"] == 80
     assert fields["Renkei_Id__c"]["externalId"] and fields["Renkei_Id__c"]["unique"]
