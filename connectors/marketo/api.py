@@ -10,9 +10,9 @@ Vendor behaviour relied on (``AdobeDocs/marketo-developer.en`` ``help/rest-api``
   standard OAuth2 token endpoint; form parameters are accepted [S]).
 * Get Leads by Filter Type with ``filterType=id``, up to 300 values; a URI over 8 KB must be
   sent as ``POST`` with ``_method=GET`` and a form body (``leads.md``, ``error-codes.md``) [C].
-* Paging token from ``sinceDatetime``, then Get Lead Changes and Get Deleted Leads, which
-  always return ``nextPageToken`` and ``moreResult`` (``paging-tokens.md``,
-  ``activities.md``) [C].
+* Paging token from ``sinceDatetime``, then Get Lead Changes, Get Deleted Leads and Get Lead
+  Activities (``activityTypeIds``, up to ten), which always return ``nextPageToken`` and
+  ``moreResult`` (``paging-tokens.md``, ``activities.md``) [C].
 * Sync Leads: ``action``, ``lookupField``, up to 300 records, results in input order
   (``leads.md``) [C].
 """
@@ -150,6 +150,13 @@ class MarketoApi:
         """One page of New Lead / Change Data Value activities: ``(items, next, more)``."""
         return self._activity_page("/rest/v1/activities/leadchanges.json", {
             "nextPageToken": token, "fields": ",".join(fields), "batchSize": batch_size})
+
+    def activities(self, token: str, type_ids: Sequence[int], batch_size: int,
+                   ) -> tuple[list[dict[str, Any]], str, bool]:
+        """One page of Get Lead Activities of up to ten types: ``(items, next, more)``."""
+        return self._activity_page("/rest/v1/activities.json", {
+            "nextPageToken": token, "activityTypeIds": ",".join(map(str, type_ids)),
+            "batchSize": batch_size})
 
     def deleted_leads(self, token: str, batch_size: int) -> tuple[list[dict[str, Any]], str, bool]:
         """One page of Delete Lead activities: ``(items, next, more)``."""

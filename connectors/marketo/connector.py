@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
+from connectors.marketo.activities import ActivityWriter, activities_stream
 from connectors.marketo.api import MarketoApi
 from connectors.marketo.errors import MarketoClassifier
 from connectors.marketo.incremental import read_leads
@@ -34,6 +36,11 @@ from connectors.sdk.config import http_options
 
 __all__ = ["MarketoConnector"]
 
+log = logging.getLogger("renkei.connectors.marketo")
+
+FIELD_NOT_FOUND = "1006"
+"""Marketo's "Field not found" (``error-codes.md``): the describe we hold may be stale."""
+
 _DEFAULTS: Mapping[str, Any] = {
     "daily_quota": 50_000, "rate_limit_calls": 100, "rate_limit_window_s": 20.0,
     "concurrency": 10, "timeout_s": 30.0, "page_size": 300, "retry_attempts": 4,
@@ -48,6 +55,10 @@ class MarketoConnector(Connector):
     ``updatedAt``; reads follow lead-change activities; writes upsert by email (creates)
     or update by id (updates), 300 records per call.
 
+    Stream ``activities``: write-only custom activities, 300 per call, creates not
+    idempotent (:meth:`find_created` is the recovery read); see
+    :mod:`connectors.marketo.activities`.
+
     Example:
         >>> c = MarketoConnector({"base_url": "https://123-ABC-456.mktorest.com",
         ...                       "client_id": "id", "client_secret": "s3cret"})
@@ -56,7 +67,7 @@ class MarketoConnector(Connector):
     """
 
     name = "marketo"
-    stream_names: ClassVar[tuple[str, ...]] = ("leads",)
+    stream_names: ClassVar[tuple[str, ...]] = ("leads", "activities")
     version = "0.1.0"
     spec: ClassVar[Mapping[str, Any]] = {
         "type": "object",
@@ -119,18 +130,44 @@ class MarketoConnector(Connector):
             retry=RetryPolicy(attempts=int(self._options["retry_attempts"])),
             verify=self.context.ca_bundle or True)
         self._streams: list[StreamSpec] | None = None
+        self._activities = ActivityWriter(self._api)
+        self._schemas = self.context.schemas(
+            f"marketo:{base_url}:{self._options['client_id']}")
+        self._describe_cached = False
 
     @property
     def api(self) -> MarketoApi:
         """The underlying calls (for diagnostics and tests)."""
         return self._api
 
+    def _describe_leads(self) -> list[dict[str, Any]]:
+        cached = self._schemas.get_or_fetch("leads", self._api.describe_leads)
+        if not isinstance(cached.value, list):  # a damaged cache entry
+            self._schemas.invalidate("leads")
+            cached = self._schemas.get_or_fetch("leads", self._api.describe_leads)
+        self._describe_cached = cached.hit
+        return [item for item in cached.value if isinstance(item, dict)]
+
+    def _forget_describe(self) -> bool:
+        """Drop the describe (kept and cached) after a field error; True if it may have been
+        stale (it came from the cache), so a retry with a fresh one can succeed."""
+        stale = self._streams is not None and self._describe_cached
+        self._schemas.invalidate("leads")
+        self._streams = None
+        return stale
+
     def streams(self) -> Sequence[StreamSpec]:
-        """The ``leads`` stream; its schema comes from Describe Leads (one call, cached)."""
+        """The ``leads`` stream; its schema comes from Describe Leads (one call, kept for the
+        connector's life and, with a schema cache in the context, across runs)."""
         if self._streams is None:
-            schema = lead_schema(self._api.describe_leads())
+            schema = lead_schema(self._describe_leads())
             props = schema["properties"]
             missing = [f for f in self._options.get("fields", []) if f not in props]
+            if missing and self._describe_cached:  # a field added since it was cached
+                self._schemas.invalidate("leads")
+                schema = lead_schema(self._describe_leads())
+                props = schema["properties"]
+                missing = [f for f in self._options.get("fields", []) if f not in props]
             if missing:
                 raise ConfigurationError(f"connection {self.context.connection!r}: Marketo has "
                                          f"no lead field(s) {', '.join(missing)}")
@@ -141,12 +178,15 @@ class MarketoConnector(Connector):
                 write_modes=frozenset({WriteMode.CREATE, WriteMode.UPDATE, WriteMode.UPSERT}),
                 writable_fields=writable,
                 description="Marketo leads (people); changes found through lead-change "
-                            "activities, so edits made in the Marketo UI are seen too.")]
+                            "activities, so edits made in the Marketo UI are seen too."),
+                activities_stream()]
         return self._streams
 
     def check(self) -> None:
-        """Fetch a token and describe leads: proves the credentials and the API role."""
+        """Fetch a token and describe leads: proves the credentials and the API role (so
+        never from the cache; the fresh describe is cached)."""
         self._streams = None
+        self._schemas.invalidate("leads")
         self.streams()
 
     def _fields(self) -> tuple[list[str], list[str]]:
@@ -156,20 +196,66 @@ class MarketoConnector(Connector):
         return fields, [f for f in watch if f not in SYSTEM_FIELDS]
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
-        """Leads changed since ``state``; see :mod:`connectors.marketo.incremental`."""
+        """Leads changed since ``state``; see :mod:`connectors.marketo.incremental`.
+
+        A cached describe may name a field deleted in Marketo since (Get Leads answers 1006):
+        the describe is then fetched afresh and the read goes on from the last page given
+        out, once; a second field error is raised.
+        """
         self.stream(stream)
-        fields, watch = self._fields()
-        return read_leads(self._api, state=state, fields=fields, watch=watch,
-                          page_size=int(self._options["page_size"]),
-                          start=str(self._options["start_datetime"]),
-                          include_deleted=bool(self._options["include_deleted"]))
+        if stream == "activities":
+            raise ConfigurationError("Marketo stream 'activities' is write-only: map it with "
+                                     "direction out")
+        return self._read_leads(state)
+
+    def _read_leads(self, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        retried = False
+        while True:
+            fields, watch = self._fields()
+            props = self.stream("leads").fields
+            try:
+                for page in read_leads(
+                        self._api, state=state, fields=fields, watch=watch,
+                        page_size=int(self._options["page_size"]),
+                        start=str(self._options["start_datetime"]),
+                        include_deleted=bool(self._options["include_deleted"]),
+                        watch_ids=[props[f]["x-marketo-id"] for f in watch
+                                   if "x-marketo-id" in props.get(f, {})],
+                        watch_titles=[props[f]["title"] for f in watch if f in props]):
+                    yield page
+                    state = page.state  # committed by the engine once it asks for more
+                return
+            except ConfigurationError as exc:
+                if retried or exc.vendor_code != FIELD_NOT_FOUND or not self._forget_describe():
+                    raise
+                retried = True
+                log.warning("connection %r: %s; describing leads again",
+                            self.context.connection, exc)
 
     def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Creates/upserts by email, updates by id; see :mod:`connectors.marketo.writes`."""
         spec = self.stream(stream)
+        if stream == "activities":  # custom activities; see connectors.marketo.activities
+            return self._activities.write(ops)
         read_only = frozenset(k for k, v in spec.fields.items() if v.get("readOnly"))
         hub_id_field = self._options.get("hub_id_field")
-        return write_leads(self._api, ops, hub_id_field=hub_id_field, read_only=read_only)
+        try:
+            results = write_leads(self._api, ops, hub_id_field=hub_id_field, read_only=read_only)
+        except ConfigurationError as exc:
+            if exc.vendor_code == FIELD_NOT_FOUND:
+                self._forget_describe()
+            raise
+        if any(r.error is not None and r.error.code == FIELD_NOT_FOUND for r in results):
+            # The records are reported (dead letters, retried later); the next run sees
+            # Marketo's fields as they are now.
+            self._forget_describe()
+        return results
+
+    def find_created(self, stream: str, ops: Sequence[WriteOp], *, since: str) -> dict[str, str]:
+        """Custom activities already in Marketo for these creates (the recovery read)."""
+        if self.stream(stream).create_idempotent:
+            raise NotImplementedError(f"marketo {stream}: creates are upserts by a key")
+        return self._activities.find_created(ops, since=since)
 
     def add_to_list(self, list_id: int, lead_ids: Sequence[int]) -> list[MembershipResult]:
         """Add leads to a static list; see :mod:`connectors.marketo.lists`."""

@@ -59,6 +59,10 @@ def lead_schema(describe: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         prop: dict[str, Any] = dict(_TYPES.get(kind, {"type": ["string", "null"]}))
         prop["title"] = str(item.get("displayName", rest["name"]))
         prop["x-marketo-type"] = kind
+        field_id = item.get("id")
+        if isinstance(field_id, int) and not isinstance(field_id, bool):
+            # Change Data Value activities name the field by this id (incremental.py).
+            prop["x-marketo-id"] = field_id
         length = item.get("length")
         if isinstance(length, int) and length > 0 and "string" in prop["type"]:
             prop["maxLength"] = length

@@ -55,6 +55,7 @@ from connectors.sdk import (
     WriteResult,
     limiter_for,
 )
+from connectors.sdk.cache import SchemaCache
 from connectors.sdk.config import http_options
 
 __all__ = ["SalesforceConnector"]
@@ -105,6 +106,10 @@ SPEC: dict[str, Any] = {
         **http_options(backoff=True),
     },
 }
+
+
+def _field_gone(exc: BaseException) -> bool:
+    return getattr(exc, "vendor_code", None) == "INVALID_FIELD"
 
 
 def _parse_stamp(text: str) -> datetime:
@@ -195,9 +200,13 @@ class SalesforceConnector(Connector):
             soql = select + format_soql(" WHERE SystemModstamp >= {} ORDER BY SystemModstamp, Id",
                                         since.astimezone(UTC))
         include_deleted = since is not None
-        body = self._client.call(lambda sf: sf.query(soql, include_deleted=include_deleted),
-                                 method="GET", path="queryAll/" if include_deleted else "query/",
-                                 kind="read", idempotent=True)
+        # A field deleted in the org since the describe was cached: the next run describes
+        # again instead of failing on the same query until the cache expires.
+        with self._schemas().forgetting(spec.name, _field_gone):
+            body = self._client.call(lambda sf: sf.query(soql, include_deleted=include_deleted),
+                                     method="GET",
+                                     path="queryAll/" if include_deleted else "query/",
+                                     kind="read", idempotent=True)
         boundary, boundary_ids = since, seen_at_since
         while True:
             page, boundary, boundary_ids = self._page(body, boundary, boundary_ids)
@@ -230,12 +239,20 @@ class SalesforceConnector(Connector):
         for route, indices in groups.items():
             for start in range(0, len(indices), WRITE_BATCH):
                 chunk = indices[start:start + WRITE_BATCH]
-                for i, result in zip(chunk, self._write_chunk(spec, route, [ops[i] for i in chunk])):
+                with self._schemas().forgetting(spec.name, _field_gone):
+                    written = self._write_chunk(spec, route, [ops[i] for i in chunk])
+                for i, result in zip(chunk, written):
                     results[i] = result
         return [r for r in results if r is not None]
 
     def close(self) -> None:
         self._client.close()
+
+    def _schemas(self) -> SchemaCache:
+        """The describe cache of this org, app, user and API version (field visibility is
+        per user)."""
+        return self.context.schemas(":".join(str(self.config.get(k) or "") for k in (
+            "login_url", "token_url", "client_id", "username", "api_version")))
 
     # -- reading -------------------------------------------------------------------------
     def _page(self, body: Mapping[str, Any], since: datetime | None,
@@ -328,10 +345,21 @@ class SalesforceConnector(Connector):
         spec = self._streams.get(name)
         if spec is None:
             path = f"sobjects/{name}/describe/"
-            describe = self._client.call(lambda sf: sf.restful(path), method="GET", path=path,
-                                         kind="read", idempotent=True)
-            if not isinstance(describe, dict) or "fields" not in describe:
-                raise ProtocolError(f"GET {path} answered no field list")
+
+            def fetch() -> dict[str, Any]:
+                answer = self._client.call(lambda sf: sf.restful(path), method="GET", path=path,
+                                           kind="read", idempotent=True)
+                if not isinstance(answer, dict) or "fields" not in answer:
+                    raise ProtocolError(f"GET {path} answered no field list")
+                return answer
+
+            # Kept across runs (the context's schema cache, scoped to org, app, user and API
+            # version: field visibility is per user); a damaged entry is described again.
+            schemas = self._schemas()
+            describe = schemas.get_or_fetch(name, fetch).value
+            if not isinstance(describe, dict) or not isinstance(describe.get("fields"), list):
+                schemas.invalidate(name)
+                describe = schemas.get_or_fetch(name, fetch).value
             spec = stream_from_describe(describe, external_id_field=self.external_id_field)
             if spec.name == "Opportunity":
                 spec = replace(spec, schema={**spec.schema, "properties": {

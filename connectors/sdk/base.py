@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from connectors.sdk.cache import SchemaCache
 from connectors.sdk.config import load_config
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.ledger import Ledger, MemoryLedger
@@ -35,11 +36,22 @@ class ConnectorContext:
         connection: The connection's name in the project config.
         ledger: Records every API call.
         ca_bundle: A CA file to trust in addition to (never instead of) verification.
+        schema_cache: Keeps describe results across runs (see :mod:`connectors.sdk.cache`);
+            None: every new connector describes again.
     """
 
     connection: str
     ledger: Ledger = field(default_factory=MemoryLedger)
     ca_bundle: str | None = None
+    schema_cache: SchemaCache | None = None
+
+    def schemas(self, endpoint: str) -> SchemaCache:
+        """This connection's describe cache for ``endpoint`` (instance URL, user...).
+
+        Keys are scoped by connection name and endpoint, so a connection pointed at another
+        instance or user never gets the describe of the one before.
+        """
+        return (self.schema_cache or SchemaCache(None)).scoped(f"{self.connection}|{endpoint}")
 
 
 class Connector(ABC):
@@ -123,6 +135,49 @@ class Connector(ABC):
                 leaves the conflicted records to the next incremental read).
         """
         raise NotImplementedError(f"{self.name} cannot fetch {stream} records by id")
+
+    def webhook_records(self, stream: str, event: Any) -> list[JSON]:
+        """The records of ``stream`` that one of the vendor's webhook events carries (optional).
+
+        The inbox processor calls it for a webhook source whose settings name no ``records:``
+        jmespath, so the vendor's event shapes are known next to the stream the poll reads,
+        and a webhook and the poll can give the same record the same id.
+
+        Args:
+            stream: The stream of the source's mapping.
+            event: One stored event, as the vendor sent it (parsed JSON).
+
+        Returns:
+            The records; empty when the event carries none of this stream (another event
+            type): the inbox marks it ignored.
+
+        Raises:
+            NotImplementedError: the connector does not read its vendor's webhooks (the inbox
+                then takes the whole event as one record).
+            ValueError: an event of a type the stream takes is malformed; the message (never
+                personal data) is kept as the reason the event failed.
+        """
+        raise NotImplementedError(f"{self.name} does not read webhook events")
+
+    def find_created(self, stream: str, ops: Sequence[WriteOp], *, since: str) -> dict[str, str]:
+        """Which of these creates already landed in the system: ``{op.ref: system id}``.
+
+        The recovery read of a stream whose creates are not idempotent
+        (:attr:`StreamSpec.create_idempotent` false). The engine calls it, once per batch of
+        ops and never per record, for creates a crashed run may have sent before it could
+        store their links; ops found are linked, the others are written again. Match on
+        something the op itself carries (a source id in the values), never on ``ref`` alone
+        unless the connector stored it in the system.
+
+        Args:
+            stream: Stream name.
+            ops: The creates as they would be written now (values, ``ref``).
+            since: ISO-8601 UTC time of the oldest marker: nothing older can be one of them.
+
+        Raises:
+            NotImplementedError: the connector has no recovery read (the engine writes again).
+        """
+        raise NotImplementedError(f"{self.name} cannot look up {stream} records it created")
 
     def close(self) -> None:
         """Release connections. Idempotent."""

@@ -51,6 +51,13 @@ class StreamSpec:
             locking (kintone's ``$revision``). The engine keeps the token seen with each
             link's baseline and passes it back as :attr:`WriteOp.version`, so a record
             edited in the system since then is refused instead of overwritten blind.
+        create_idempotent: False when a create sent twice makes two records and the vendor
+            has no key to stop it (Marketo custom activities). The engine then stores a
+            marker before each such create and clears it with the link; a run that finds a
+            marker left by a crash asks :meth:`Connector.find_created` whether the create
+            landed before writing it again.
+        readable: False for a stream that only takes writes (Marketo custom activities):
+            mappings may only write to it, and the conformance kit does not read it.
     """
 
     name: str
@@ -63,6 +70,8 @@ class StreamSpec:
     writable_fields: frozenset[str] | None = None
     description: str = ""
     version_field: str | None = None
+    create_idempotent: bool = True
+    readable: bool = True
 
     @property
     def fields(self) -> Mapping[str, Any]:

@@ -2,7 +2,8 @@
 
 Public API::
 
-    ZoomConnector    the connector (entry point ``zoom``), read-only
+    ZoomConnector    the connector (entry point ``zoom``), read-only; its webhook-fed
+                     ``webinar_events`` stream takes Zoom's events (``webhook_records``)
     ZoomApi          the paged Zoom calls it makes
 
 Config keys: ``account_id``, ``client_id``, ``client_secret`` (secret), and optionally

@@ -1,4 +1,6 @@
-"""The Zoom connector: webinar registrations and attendance, one record per (webinar, person)."""
+"""The Zoom connector: webinar registrations and attendance, one record per (webinar, person);
+the webhook-fed ``webinar_events`` stream takes its records from Zoom's events
+(:mod:`connectors.zoom.webhooks`)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from connectors.sdk.config import http_options
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.types import JSON
 from connectors.zoom.api import MAX_PAGE_SIZE, ZoomApi
+from connectors.zoom.keys import attendance_id, person_key, registration_id
+from connectors.zoom.webhooks import EVENT_FIELDS, event_records
 
 __all__ = ["ZoomConnector"]
 
@@ -44,6 +48,9 @@ _ATTENDANCE = {**_COMMON, "participant_id": _STR, "join_time": _TIME, "leave_tim
                "minutes": {"type": ["number", "null"]}, "sessions": {"type": "integer"}}
 _REGISTRANTS = {**_COMMON, "first_name": _STR, "last_name": _STR, "org": _STR,
                 "job_title": _STR, "registered_at": _TIME, "status": _STR}
+_EVENTS = {**_COMMON, **{k: _STR for k in EVENT_FIELDS}, "participant_id": _STR,
+           "join_time": _TIME, "registered_at": _TIME, "occurred_at": _TIME,
+           "event_time": _TIME}
 
 
 def _schema(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,6 +76,8 @@ class ZoomConnector(Connector):
     (cursor: the webinar's end). Each read re-reads the webinars within ``lookback_days``
     of the cursor, so registrations and report rows that arrive late still land; a re-read
     webinar gives the same ``source_id`` values, so the engine's match on it is idempotent.
+    ``webinar_events`` is fed by webhooks only (:meth:`webhook_records`); reading it gives
+    nothing.
 
     Example:
         >>> c = ZoomConnector({"account_id": "a", "client_id": "b", "client_secret": "s3cr3t"})
@@ -78,7 +87,8 @@ class ZoomConnector(Connector):
 
     name = "zoom"
     version = "0.1.0"
-    stream_names: ClassVar[tuple[str, ...]] = ("webinar_registrants", "webinar_attendance")
+    stream_names: ClassVar[tuple[str, ...]] = ("webinar_registrants", "webinar_attendance",
+                                               "webinar_events")
     spec: ClassVar[Mapping[str, Any]] = {
         "type": "object",
         "additionalProperties": False,
@@ -139,6 +149,12 @@ class ZoomConnector(Connector):
                        page_size=page, write_modes=frozenset(),
                        description="One record per person who attended a webinar, rejoins "
                                    "summed."),
+            StreamSpec(name="webinar_events", schema=_schema(_EVENTS), primary_key=("source_id",),
+                       page_size=page, write_modes=frozenset(),
+                       description="Webhook-fed (renkei serve): participant joins and "
+                                   "registrations as they happen, under the source ids of the "
+                                   "two polled streams, without minutes (only the report sums "
+                                   "rejoins). Reading it gives nothing."),
         ]
 
     def check(self) -> None:
@@ -149,6 +165,8 @@ class ZoomConnector(Connector):
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
         """One page per webinar in the window, oldest first; see the class docstring."""
         self.stream(stream)
+        if stream == "webinar_events":
+            return  # webhook-fed: the inbox brings its records
         attendance = stream == "webinar_attendance"
         page_size = int(self._options["page_size"])
         cursor = _parse(state["cursor"], "state") if state and state.get("cursor") else None
@@ -186,32 +204,32 @@ class ZoomConnector(Connector):
         """
         raise ConfigurationError(f"zoom stream {stream!r} is read-only")
 
+    def webhook_records(self, stream: str, event: Any) -> list[JSON]:
+        """Records of ``webinar_events`` in one Zoom event (see :mod:`connectors.zoom.webhooks`).
+
+        Raises:
+            NotImplementedError: a polled stream (webhooks feed only ``webinar_events``).
+            ValueError: a participant or registration event without the parts it needs.
+        """
+        if self.stream(stream).name != "webinar_events":
+            raise NotImplementedError(f"zoom stream {stream!r} is not webhook-fed")
+        return event_records(event)
+
     def close(self) -> None:
         self._api.close()
-
-
-def _who(row: Mapping[str, Any]) -> str:
-    """The person part of a source id: the e-mail, else the participant id (guests)."""
-    email = str(row.get("user_email") or row.get("email") or "").strip().lower()
-    if email:
-        return email
-    for key in ("id", "participant_user_id", "user_id"):
-        if row.get(key):
-            return f"participant:{row[key]}"
-    return f"name:{row.get('name') or 'unknown'}"
 
 
 def _attendance(meta: Mapping[str, Any], rows: list[JSON]) -> list[JSON]:
     people: dict[str, JSON] = {}
     for row in rows:
-        who = _who(row)
+        who = person_key(row)
         join, leave = row.get("join_time"), row.get("leave_time")
         seconds = float(row.get("duration") or 0)
         known = people.get(who)
         if known is None:
             email = str(row.get("user_email") or "").strip().lower() or None
             people[who] = {
-                "source_id": f"zoom:{meta['webinar_uuid']}:{who}", "type": "webinar_attended",
+                "source_id": attendance_id(meta["webinar_uuid"], who), "type": "webinar_attended",
                 **meta, "email": email, "name": row.get("name"),
                 "registrant_id": row.get("registrant_id") or None,
                 "participant_id": row.get("id") or None, "join_time": join,
@@ -232,10 +250,9 @@ def _registrations(meta: Mapping[str, Any], rows: list[JSON]) -> list[JSON]:
     out: list[JSON] = []
     for row in rows:
         email = str(row.get("email") or "").strip().lower()
-        who = email or f"registrant:{row.get('id')}"
         first, last = row.get("first_name"), row.get("last_name")
         out.append({
-            "source_id": f"zoom:{meta['webinar_uuid']}:registered:{who}",
+            "source_id": registration_id(meta["webinar_uuid"], email, row.get("id")),
             "type": "webinar_registered", **meta, "email": email or None,
             "name": " ".join(str(p) for p in (last, first) if p) or None,
             "first_name": first, "last_name": last, "org": row.get("org") or None,

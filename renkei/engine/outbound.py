@@ -23,6 +23,7 @@ from connectors.sdk.errors import (
     ConnectorError,
 )
 from connectors.sdk.types import ErrorCategory, StreamSpec, WriteMode, WriteOp, WriteResult
+from renkei.clock import utcnow
 from renkei.engine.inbound import Inbound
 from renkei.engine.lookups import resolve_lookups
 from renkei.engine.merge import field_equality, outbound_changes
@@ -91,7 +92,10 @@ class Outbound:
             cursor = int((tx.cursors.get(m.name, "out") or {}).get("seq", 0))
             retry_ids = [d.record_id for d in tx.dead_letters.open(m.name, "out")
                          if d.record_id is not None and not d.permanent]
+            # Creates a dead run may have sent: looked up (and linked) before any new write.
+            pending = [] if self.stream.create_idempotent else tx.pending.record_ids(m.name)
         self.stats.retried += len(retry_ids)
+        retry_ids = [*retry_ids, *pending]
         first = True
         while True:
             with self.store.transaction() as tx:
@@ -101,9 +105,11 @@ class Outbound:
             ids = list(dict.fromkeys([*(retry_ids if first else []),
                                       *(e.record_id for e in entries)]))
             first = False
+            carry: dict[WriteMode, list[PlannedWrite]] = {}
             try:
                 for i in range(0, len(ids), self.stream.write_batch_size * 4):
-                    self._process(ids[i:i + self.stream.write_batch_size * 4])
+                    self._process(ids[i:i + self.stream.write_batch_size * 4], carry)
+                self._write_batches(carry, whole=True)  # the window's last partial batches
             except StopMapping:
                 return  # the window stays unconsumed; the next run retries it
             if not entries:
@@ -116,18 +122,26 @@ class Outbound:
     def retry(self, record_ids: Sequence[int]) -> None:
         """Plan and write these hub records again now (``renkei retry``); the cursor stays."""
         self.stats.retried += len(record_ids)
+        carry: dict[WriteMode, list[PlannedWrite]] = {}
         try:
             for i in range(0, len(record_ids), self.stream.write_batch_size * 4):
-                self._process(record_ids[i:i + self.stream.write_batch_size * 4])
+                self._process(record_ids[i:i + self.stream.write_batch_size * 4], carry)
+            self._write_batches(carry, whole=True)
         except StopMapping:
             return
 
-    def _process(self, record_ids: Sequence[int]) -> None:
+    def _process(self, record_ids: Sequence[int],
+                 carry: dict[WriteMode, list[PlannedWrite]] | None = None) -> None:
+        """Plan and write these records. With ``carry`` (a window's chunks), a mode's last
+        partial batch waits there for the next chunk, so batches are cut over the window."""
         m = self.m
         with self.store.transaction() as tx:
-            records = tx.records.get_many(record_ids)
+            records = tx.records.get_many(record_ids, meta=False)  # outbound never needs it
             links = tx.links.by_record_ids(m.name, record_ids)
-            held = tx.conflicts.open_fields(m.name, record_ids)
+            held_pairs = tx.conflicts.open_fields(m.name, record_ids)
+        held: dict[int, set[str]] = {}
+        for r, f in held_pairs:
+            held.setdefault(r, set()).add(f)
         # Fields naming another record (an activity's lead) become its id in the system;
         # records whose target is not there yet wait in the dead letters.
         records, failures = resolve_lookups(self.store, m, records)
@@ -136,8 +150,7 @@ class Outbound:
             rec = records.get(rid)
             if rec is None or rec.entity != m.entity or rid in self._gave_up:
                 continue
-            planned = self._plan_record(rec, links.get(rid), {f for r, f in held if r == rid},
-                                        failures)
+            planned = self._plan_record(rec, links.get(rid), held.get(rid, set()), failures)
             if planned is not None:
                 writes.append(planned)
         if self.plan is not None:
@@ -145,15 +158,26 @@ class Outbound:
             return
         if failures:
             self._record_failures(failures)
-        by_mode: dict[WriteMode, list[PlannedWrite]] = {}
+        if not self.stream.create_idempotent:
+            writes = self._recover_created(writes)
+        by_mode: dict[WriteMode, list[PlannedWrite]] = carry if carry is not None else {}
         for w in writes:
             by_mode.setdefault(w.mode, []).append(w)
+        self._write_batches(by_mode, whole=carry is None)
+
+    def _write_batches(self, by_mode: dict[WriteMode, list[PlannedWrite]], *,
+                       whole: bool) -> None:
+        """Write each mode's full batches (and, when ``whole``, its last partial one); what
+        is written leaves ``by_mode``."""
+        m = self.m
         size = self.stream.write_batch_size
         for group in by_mode.values():
-            for i in range(0, len(group), size):
+            end = len(group) if whole else len(group) - len(group) % size
+            for i in range(0, end, size):
                 batch = group[i:i + size]
                 self.step(f"write {len(batch)} to {m.connection}.{m.stream}",
                           partial(self._write_batch, batch))
+            del group[:end]
 
     def _plan_record(self, rec: HubRecord, link: Link | None, held: set[str],
                      failures: list[Failure]) -> PlannedWrite | None:
@@ -161,13 +185,15 @@ class Outbound:
         if not m.passes_outbound_filter(rec.data):
             self.stats.skipped_by_filter += 1
             return None
-        changes = outbound_changes(fields=m.outbound_fields, policy=m.policy, hub=rec.data,
+        hub = m.outbound_view(rec.data)  # with the mapping's set: values computed
+        changes = outbound_changes(fields=m.outbound_diff_fields, policy=m.policy, hub=hub,
                                    baseline=link.baseline if link else None, held=held,
                                    equal=self.equal)
         if not changes:
             self.stats.unchanged += 1
             return None
-        hub_values = {f: rec.data.get(f) for f in m.outbound_fields} if link is None else changes
+        hub_values = ({f: hub.get(f) for f in m.outbound_diff_fields} if link is None
+                      else changes)
         proj = m.to_system(hub_values)
         if proj.errors:
             failures.append(Failure(item_key=str(rec.id), record_id=rec.id, category="validation",
@@ -187,6 +213,8 @@ class Outbound:
         m = self.m
         ops = [WriteOp(mode=w.mode, values=w.system_values, id=w.system_id,
                        ref=f"{m.entity}:{w.record_id}", version=w.version) for w in batch]
+        if not self.stream.create_idempotent:
+            self._mark_pending(ops, batch)
         started = time.perf_counter()
         try:
             results = self.connector.write(m.stream, ops)
@@ -208,6 +236,49 @@ class Outbound:
         stale = self._commit_results(batch, results)
         if stale:
             self._merge_and_retry(stale)
+
+    def _mark_pending(self, ops: list[WriteOp], batch: list[PlannedWrite]) -> None:
+        """Commit a marker per create before the call (streams without idempotent creates):
+        if the process dies after the vendor took them, the next run finds the markers."""
+        creates = [(w.record_id, op.ref or "") for op, w in zip(ops, batch)
+                   if w.mode is WriteMode.CREATE]
+        if creates:
+            with self.store.transaction() as tx:
+                tx.pending.mark(self.m.name, creates, utcnow())
+
+    def _recover_created(self, writes: list[PlannedWrite]) -> list[PlannedWrite]:
+        """Creates marked by an earlier attempt that never stored its outcome: one recovery
+        read asks the system which of them it has; those are linked, and only the others are
+        written again. Returns the writes still to send."""
+        m = self.m
+        with self.store.transaction() as tx:
+            markers = tx.pending.get(m.name, [w.record_id for w in writes
+                                              if w.mode is WriteMode.CREATE])
+        marked = [w for w in writes if w.record_id in markers]
+        if not marked:
+            return writes
+        ops = [WriteOp(mode=w.mode, values=w.system_values, ref=f"{m.entity}:{w.record_id}")
+               for w in marked]
+        since = min(markers[w.record_id].started_at for w in marked)
+        try:
+            found = self.connector.find_created(m.stream, ops, since=since)
+        except NotImplementedError:
+            return writes  # no way to tell: at least once rather than never
+        except ConnectorError as exc:
+            self.stats.error = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, (AuthenticationError, ConfigurationError)):
+                self._record_failures([
+                    Failure(item_key=str(w.record_id), record_id=w.record_id,
+                            category=exc.category, code=exc.vendor_code, retriable=True,
+                            message=f"could not check whether an earlier run created it: {exc}")
+                    for w in marked])
+            raise StopMapping() from None
+        landed = [(w, found[op.ref]) for w, op in zip(marked, ops) if op.ref in found]
+        if landed:
+            self._commit_results([w for w, _ in landed],
+                                 [WriteResult.success(sid, created=True) for _, sid in landed])
+        done = {w.record_id for w, _ in landed}
+        return [w for w in writes if w.record_id not in done]
 
     def _merge_and_retry(self, stale: list[PlannedWrite]) -> None:
         """Records the system refused as edited since our baseline (a version conflict).
@@ -252,10 +323,11 @@ class Outbound:
         stale: list[PlannedWrite] = []
         ok: list[str] = []
         with self.store.transaction() as tx:
-            created = {r.id: w for w, r in zip(batch, results)
-                       if r.ok and w.mode is WriteMode.CREATE and r.id}
-            already = tx.links.by_system_ids(m.name, [sid for sid in created if sid]) if created else {}
-            links = tx.links.by_record_ids(m.name, [w.record_id for w in batch])
+            created = [r.id for w, r in zip(batch, results)
+                       if r.ok and w.mode is WriteMode.CREATE and r.id]
+            # one query: the batch's links, and links the created system ids already have
+            links, already = tx.links.by_record_or_system_ids(
+                m.name, [w.record_id for w in batch], created)
             inserts: list[Link] = []
             updates: list[Link] = []
             for w, r in zip(batch, results):
@@ -295,6 +367,9 @@ class Outbound:
                         self.stats.updated += 1
             tx.links.insert_many(inserts)
             tx.links.update_many(updates)
+            if not self.stream.create_idempotent:  # answered: nothing of it is in doubt now
+                tx.pending.clear(m.name, [w.record_id for w in batch
+                                          if w.mode is WriteMode.CREATE])
             if ok:
                 tx.dead_letters.resolve(m.name, "out", ok)
             if failures:

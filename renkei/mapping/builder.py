@@ -66,6 +66,7 @@ def compile_document(
     plans = _fields(ctx, data, default_policy)
     match_keys = _match(ctx, data, plans)
     outbound_filter = _filter(ctx, data)
+    computed = _computed(ctx, data, plans)
     modified = _system_modified(ctx, data, plans)
     if has_errors(ctx.diagnostics) or entity is None or not connection or not stream:
         return None, ctx.diagnostics
@@ -76,7 +77,7 @@ def compile_document(
         description=description if isinstance(description, str) else "",
         source_path=source_path, plans=plans, match_keys=match_keys,
         default_policy=default_policy, system_modified=modified,
-        outbound_filter=outbound_filter,
+        outbound_filter=outbound_filter, computed=computed,
         warnings=tuple(d for d in ctx.diagnostics if not d.is_error),
     )
     return mapping, ctx.diagnostics
@@ -204,6 +205,36 @@ def _filter(ctx: BuildContext, data: dict[str, Any]) -> tuple[str, Getter] | Non
                 # A bare `null` reads a field no entity has, so it is null: allowed.
                 ctx.unknown_field(path, name)
     return text, evaluator(parsed)
+
+
+def _computed(ctx: BuildContext, data: dict[str, Any], plans: dict[str, FieldPlan]
+              ) -> tuple[tuple[str, str, Getter], ...]:
+    """``set:`` — system fields written from an expression over the hub record."""
+    raw = data.get("set")
+    if not isinstance(raw, dict):
+        return ()
+    written = {p.mapping.system_field: name for name, p in plans.items()
+               if p.mapping.outbound and p.mapping.system_field}
+    out: list[tuple[str, str, Getter]] = []
+    for system_field, text in raw.items():
+        path = ("set", system_field)
+        if not isinstance(text, str) or not text:
+            continue  # the JSON Schema reports it
+        if system_field in written:
+            ctx.error(path, f"{system_field} is also written by fields.{written[system_field]}: "
+                            "one value per system field")
+            continue
+        try:
+            parsed = parse(text)
+        except ExpressionError as exc:
+            ctx.error(path, str(exc))
+            continue
+        if ctx.entity is not None:
+            for name in dict.fromkeys(root_fields(parsed)):
+                if name not in ("null", "true", "false") and not ctx.has_field(name):
+                    ctx.unknown_field(path, name)
+        out.append((system_field, text, evaluator(parsed)))
+    return tuple(out)
 
 
 def _system_modified(ctx: BuildContext, data: dict[str, Any], plans: dict[str, FieldPlan]

@@ -28,6 +28,19 @@ from renkei.mapping.normalize import normalize_key
 _InStep = tuple[str, str, Getter | None, Converter | None, Any]
 _OutStep = tuple[str, str, tuple[Converter, ...], Any]
 
+SET_PREFIX = "set:"
+"""Computed outbound values (the mapping's ``set:``) are diffed and kept in baselines under
+``set:<system field>``, a name no entity field can have."""
+
+
+class _Unset:
+    """A ``set:`` expression that failed on a record; reported by :meth:`Mapping.to_system`."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
 
 def _chain(steps: tuple[Converter, ...]) -> Converter | None:
     """One converter for a field's steps; ``None`` for a plain text field (the hot path).
@@ -78,6 +91,7 @@ class Mapping:
         fields: Field mappings by entity field (every direction, ``none`` included).
         inbound_fields: Entity fields read from the system (direction in/both).
         outbound_fields: Entity fields written to the system (direction out/both).
+        computed: The mapping's ``set:`` values, by their ``set:<system field>`` name.
         match_keys: Identity keys in order; the first is the primary.
         default_policy: The mapping's default conflict policy.
         warnings: Warning diagnostics found when it was loaded.
@@ -97,6 +111,7 @@ class Mapping:
         default_policy: ConflictPolicy,
         system_modified: tuple[str, Getter | None, Converter] | None = None,
         outbound_filter: tuple[str, Getter] | None = None,
+        computed: tuple[tuple[str, str, Getter], ...] = (),
         warnings: tuple[Diagnostic, ...] = (),
     ) -> None:
         self.name = name
@@ -124,6 +139,12 @@ class Mapping:
             for k, p in plans.items() if p.mapping.outbound
         )
         self._keys = tuple((k.name, tuple(zip(k.fields, k.normalizers))) for k in match_keys)
+        self.computed: dict[str, str] = {SET_PREFIX + sf: text for sf, text, _ in computed}
+        """``set:<system field>`` → its expression, as written."""
+        self._computed = tuple((SET_PREFIX + sf, sf, get) for sf, _, get in computed)
+        self.outbound_diff_fields = self.outbound_fields + tuple(self.computed)
+        """What outbound compares with a link's baseline: the outbound entity fields, then
+        the computed values (``set:<system field>``)."""
 
     def __repr__(self) -> str:
         return (f"<Mapping {self.name}: {self.connection}.{self.stream} ↔ {self.entity}, "
@@ -158,6 +179,21 @@ class Mapping:
                 errors.append(_failure(field, exc))
         return Projection(values, errors)
 
+    def outbound_view(self, entity: AbcMapping[str, Any]) -> AbcMapping[str, Any]:
+        """The hub record as outbound compares it: with each ``set:`` value computed from it.
+
+        Without ``set:`` the record itself (no copy).
+        """
+        if not self._computed:
+            return entity
+        view = dict(entity)
+        for name, _, get in self._computed:
+            try:
+                view[name] = get(entity)
+            except Exception as exc:  # noqa: BLE001 - reported per record by to_system
+                view[name] = _Unset(f"{type(exc).__name__} in the set: expression")
+        return view
+
     def to_system(self, values: AbcMapping[str, Any]) -> Projection:
         """Project hub values onto system fields (outbound fields present in ``values``).
 
@@ -180,6 +216,13 @@ class Mapping:
                 errors.append(_failure(field, exc))
                 continue
             out[name] = value
+        for field, name, _ in self._computed:
+            if field in values:
+                value = values[field]
+                if isinstance(value, _Unset):
+                    errors.append(FieldError(field, value.message))
+                else:
+                    out[name] = value
         return Projection(out, errors)
 
     def passes_outbound_filter(self, entity: AbcMapping[str, Any]) -> bool:

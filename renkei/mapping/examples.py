@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from renkei.mapping.compiler import Mapping
+from renkei.mapping.compiler import SET_PREFIX, Mapping
 from renkei.mapping.diagnostics import Diagnostic
 from renkei.mapping.loader import Document, PathKey, parse_yaml
 
@@ -65,9 +65,10 @@ def _run(mapping: Mapping, doc: Document, path: PathKey, example: dict[str, Any]
             if key not in mapping.outbound_fields:
                 out.append(doc.diagnostic((*path, "entity", key), f"{label}: '{key}' is not "
                                           f"written by this mapping (no outbound field mapping)"))
-        projection = mapping.to_system(entity)
+        projection = mapping.to_system(mapping.outbound_view(entity))
         expected, side = system, "system"
         by_system = {f.system_field: name for name, f in mapping.fields.items() if f.outbound}
+        by_system.update({name.removeprefix(SET_PREFIX): name for name in mapping.computed})
     else:
         projection = mapping.to_hub(system)
         expected, side = entity, "entity"

@@ -93,7 +93,8 @@ def load_mappings(directory: Path, *, streams: StreamLookup | None = None) -> li
 
     Cross-file checks: duplicate mapping names and two mappings of the same connection,
     stream and entity are errors; the same entity field with different conflict policies in
-    two mappings is a warning (kept on :attr:`Mapping.warnings`).
+    two mappings is a warning (kept on :attr:`Mapping.warnings`), except for mappings matched
+    by a source-specific key (see :func:`cross_file_diagnostics`).
 
     Raises:
         MappingError: with every diagnostic of every file, when any file has an error.
@@ -120,7 +121,12 @@ def cross_file_diagnostics(pairs: Sequence[tuple[Mapping, Document]], *,
                            complete: bool = True) -> list[Diagnostic]:
     """Problems between files: duplicate names, duplicate bindings, policy disagreements,
     field lookups (``complete``: the files are the whole set, so an unknown mapping named by
-    a lookup is an error rather than a warning)."""
+    a lookup is an error rather than a warning).
+
+    Mappings matched only by ``source_id`` (the source system's own id of an activity) take no
+    part in the policy comparison: records of two sources never meet, and two feeds of one
+    source (a poll and its webhooks) share records by design, each with its own policies.
+    """
     out: list[Diagnostic] = resolve_lookups(pairs, complete=complete)
     by_name: dict[str, Mapping] = {}
     by_binding: dict[tuple[str, str, str], Mapping] = {}
@@ -137,6 +143,8 @@ def cross_file_diagnostics(pairs: Sequence[tuple[Mapping, Document]], *,
             out.append(doc.diagnostic(("stream",), f"{mapping.connection}.{mapping.stream} is "
                                                    f"already mapped to {mapping.entity} by "
                                                    f"{_where(other)}"))
+        if _source_keyed(mapping):
+            continue
         for field, spec in mapping.fields.items():
             if not spec.inbound:
                 continue
@@ -186,6 +194,11 @@ def resolve_lookups(pairs: Sequence[tuple[Mapping, Document]], *,
             mapping.fields[field] = replace(spec, lookup=replace(
                 lookup, key_name=key.name, normalizer=key.normalizers[0]))
     return out
+
+
+def _source_keyed(mapping: Mapping) -> bool:
+    return bool(mapping.match_keys) and all(k.fields == ("source_id",)
+                                            for k in mapping.match_keys)
 
 
 def _where(mapping: Mapping) -> str:

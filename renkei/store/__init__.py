@@ -14,8 +14,6 @@ nothing is kept.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,10 +24,12 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from renkei.store import codec
 from renkei.store import schema as t
 from renkei.store.audit import Conflict, Conflicts, Ledger, NewConflict, RunRow, Runs
 from renkei.store.inbox import Inbox, InboxEvent, StoredEvent
 from renkei.store.locks import Locks
+from renkei.store.pending import PendingCreates
 from renkei.store.repos import (
     Cursors,
     DeadLetter,
@@ -67,6 +67,7 @@ class Tx:
         self.runs = Runs(conn)
         self.inbox = Inbox(conn)
         self.locks = Locks(conn)
+        self.pending = PendingCreates(conn)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -79,25 +80,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)  # 'nan', 'inf': kept visible, and still invalid on a retry
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_dumps(value: Any) -> str:
-    """JSON for the store: NaN and infinities (a vendor's raw record may hold them) are not
-    JSON, and PostgreSQL refuses them, so they are written as strings."""
-    try:
-        return json.dumps(value, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(value), allow_nan=False)
 
 
 def resolve_url(url: str | None) -> str:
@@ -141,10 +123,16 @@ class Store:
                 Path(db).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs["pool_pre_ping"] = True
-        engine = create_engine(url, json_serializer=_json_dumps, **kwargs)
+        engine = create_engine(url, json_serializer=codec.dumps, json_deserializer=codec.loads,
+                               **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            # IMMEDIATE: a deferred transaction that read first cannot upgrade to a writer
+            # once another connection (a lease renewal, the webhook receiver, a second
+            # worker) has committed since its read — SQLite refuses at once, no busy wait.
+            # Taking the write lock up front makes it wait its turn (busy_timeout) instead.
+            event.listen(engine, "begin",
+                         lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         try:
             with engine.begin() as conn:
                 version = _schema_version(conn)

@@ -1,6 +1,10 @@
 """Repositories: one small class per table, each bound to one open connection.
 
 Every method takes and returns batches; none is meant to be called once per record.
+
+The engine's hot paths (records, links, journal and match keys of every page) send plain
+driver SQL with the JSON already encoded by :mod:`renkei.store.codec`: SQLAlchemy Core's
+per-row parameter and result processing cost more than the database's own work there.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, true, update
 
 from renkei.clock import utcnow
+from renkei.store import codec
 from renkei.store import schema as t
 
 JSONDict = dict[str, Any]
@@ -21,6 +26,38 @@ JSONDict = dict[str, Any]
 def _chunks(items: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def _marks(conn: Connection, n: int) -> str:
+    """``n`` comma-separated driver placeholders (``?`` for sqlite3, ``%s`` for psycopg)."""
+    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
+
+
+def _insert(conn: Connection, table: str, columns: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows with driver SQL: ``executemany`` on SQLite (in process, one prepared
+    statement); multi-row ``VALUES`` elsewhere, as PostgreSQL would otherwise parse and plan
+    one statement per row."""
+    if not rows:
+        return
+    width = len(rows[0])
+    head = f"INSERT INTO {table} ({columns}) VALUES "
+    if conn.dialect.paramstyle == "qmark":
+        conn.exec_driver_sql(head + f"({_marks(conn, width)})", list(rows))
+        return
+    one = f"({_marks(conn, width)})"
+    for chunk in _chunks(rows, 1000):
+        conn.exec_driver_sql(head + ", ".join([one] * len(chunk)),
+                             tuple(v for row in chunk for v in row))
+
+
+def _json_reader(conn: Connection) -> Any:
+    """How a JSON column read by driver SQL becomes a value: SQLite returns the text;
+    psycopg has already decoded it (with the store's codec, see ``Store.open``)."""
+    return codec.loads if conn.dialect.name == "sqlite" else _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 @dataclass
@@ -51,22 +88,45 @@ class Records:
     def __init__(self, conn: Connection):
         self.conn = conn
 
-    def get_many(self, ids: Iterable[int]) -> dict[int, HubRecord]:
+    def get_many(self, ids: Iterable[int], *, meta: bool = True) -> dict[int, HubRecord]:
+        """Records by id (missing ids are left out).
+
+        Args:
+            ids: Record ids.
+            meta: False leaves ``field_meta`` empty (not read): for readers that never
+                write the records back, such as outbound.
+        """
         out: dict[int, HubRecord] = {}
         idlist = sorted(set(ids))
+        load = _json_reader(self.conn)
+        meta_column = "field_meta" if meta else "NULL"
         for chunk in _chunks(idlist):
-            rows = self.conn.execute(
-                select(t.records.c.id, t.records.c.entity, t.records.c.data,
-                       t.records.c.field_meta, t.records.c.version)
-                .where(t.records.c.id.in_(chunk)))
-            for r in rows:
-                out[r.id] = HubRecord(r.id, r.entity, dict(r.data), dict(r.field_meta), r.version)
+            rows = self.conn.exec_driver_sql(
+                f"SELECT id, entity, data, {meta_column}, version FROM records WHERE id IN "
+                f"({_marks(self.conn, len(chunk))})", tuple(chunk)).fetchall()
+            for rid, entity, data, field_meta, version in rows:
+                out[rid] = HubRecord(rid, entity, load(data),
+                                     {} if field_meta is None else load(field_meta), version)
         return out
 
     def insert_many(self, entity: str, items: Sequence[tuple[JSONDict, Mapping[str, list[Any]]]]) -> list[int]:
         if not items:
             return []
         now = utcnow()
+        if self.conn.dialect.name == "sqlite":
+            # SQLAlchemy sends SQLite one INSERT per row here too (RETURNING ids in order);
+            # the driver's own cursor does the same without the per-row overhead.
+            cur = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            ids: list[int] = []
+            try:
+                for data, meta in items:
+                    cur.execute("INSERT INTO records (entity, data, field_meta, version, "
+                                "created_at, updated_at, deleted) VALUES (?, ?, ?, 1, ?, ?, 0)",
+                                (entity, codec.dumps(data), codec.dumps(meta), now, now))
+                    ids.append(cur.lastrowid)
+            finally:
+                cur.close()
+            return ids
         rows = [{"entity": entity, "data": data, "field_meta": dict(meta), "version": 1,
                  "created_at": now, "updated_at": now, "deleted": False} for data, meta in items]
         result = self.conn.execute(
@@ -77,11 +137,12 @@ class Records:
         if not items:
             return
         now = utcnow()
-        self.conn.execute(
-            update(t.records).where(t.records.c.id == bindparam("rid")).values(
-                data=bindparam("d"), field_meta=bindparam("m"), version=bindparam("v"),
-                updated_at=now),
-            [{"rid": r.id, "d": r.data, "m": r.field_meta, "v": r.version} for r in items])
+        dumps = codec.dumps
+        self.conn.exec_driver_sql(
+            f"UPDATE records SET data = {_marks(self.conn, 1)}, field_meta = "
+            f"{_marks(self.conn, 1)}, version = {_marks(self.conn, 1)}, updated_at = "
+            f"{_marks(self.conn, 1)} WHERE id = {_marks(self.conn, 1)}",
+            [(dumps(r.data), dumps(r.field_meta), r.version, now, r.id) for r in items])
 
     def count(self, entity: str) -> int:
         return int(self.conn.execute(
@@ -123,60 +184,95 @@ class MatchKeys:
         Keys with other names (defined by other mappings of the entity) are left alone.
         """
         ids = sorted(keys)
+        names = list(names)
         for chunk in _chunks(ids):
-            self.conn.execute(delete(t.match_keys).where(and_(
-                t.match_keys.c.record_id.in_(chunk), t.match_keys.c.key_name.in_(list(names)))))
-        rows = [{"entity": entity, "key_name": n, "key_value": v[:512], "record_id": rid}
-                for rid in ids for n, v in dict.fromkeys(keys[rid])]
-        if rows:
-            self.conn.execute(insert(t.match_keys), rows)
+            self.conn.exec_driver_sql(
+                f"DELETE FROM match_keys WHERE record_id IN ({_marks(self.conn, len(chunk))}) "
+                f"AND key_name IN ({_marks(self.conn, len(names))})", (*chunk, *names))
+        _insert(self.conn, "match_keys", "entity, key_name, key_value, record_id",
+                [(entity, n, v[:512], rid) for rid in ids for n, v in dict.fromkeys(keys[rid])])
 
 
 class Links:
     def __init__(self, conn: Connection):
         self.conn = conn
 
-    def _load(self, where: Any) -> list[Link]:
-        rows = self.conn.execute(select(t.links).where(where))
-        return [Link(r.mapping, r.system_id, r.record_id, dict(r.baseline), r.system_modified,
-                     r.id, r.system_version)
-                for r in rows]
+    def _load(self, mapping: str, column: str, values: Sequence[Any]) -> list[Link]:
+        return self._select(f"mapping = {_marks(self.conn, 1)} AND {column} IN "
+                            f"({_marks(self.conn, len(values))})", (mapping, *values))
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[Link]:
+        rows = self.conn.exec_driver_sql(
+            "SELECT mapping, system_id, record_id, baseline, system_modified, id, system_version "
+            f"FROM links WHERE {where}", params).fetchall()
+        load = _json_reader(self.conn)
+        return [Link(m, sid, rid, load(baseline), modified, lid, version)
+                for m, sid, rid, baseline, modified, lid, version in rows]
 
     def by_system_ids(self, mapping: str, system_ids: Iterable[str]) -> dict[str, Link]:
         out: dict[str, Link] = {}
         for chunk in _chunks(sorted(set(system_ids))):
-            for link in self._load(and_(t.links.c.mapping == mapping, t.links.c.system_id.in_(chunk))):
+            for link in self._load(mapping, "system_id", chunk):
                 out[link.system_id] = link
         return out
 
     def by_record_ids(self, mapping: str, record_ids: Iterable[int]) -> dict[int, Link]:
         out: dict[int, Link] = {}
         for chunk in _chunks(sorted(set(record_ids))):
-            for link in self._load(and_(t.links.c.mapping == mapping, t.links.c.record_id.in_(chunk))):
+            for link in self._load(mapping, "record_id", chunk):
                 out[link.record_id] = link
+        return out
+
+    def by_record_or_system_ids(self, mapping: str, record_ids: Sequence[int],
+                                system_ids: Sequence[str]) -> tuple[dict[int, Link], dict[str, Link]]:
+        """Links of these hub records, and links of these system ids, in one query."""
+        by_record: dict[int, Link] = {}
+        by_system: dict[str, Link] = {}
+        rids, sids = sorted(set(record_ids)), sorted(set(system_ids))
+        if len(rids) + len(sids) > 900:
+            return self.by_record_ids(mapping, rids), self.by_system_ids(mapping, sids)
+        if rids or sids:
+            where = " OR ".join(
+                f"{column} IN ({_marks(self.conn, len(values))})"
+                for column, values in (("record_id", rids), ("system_id", sids)) if values)
+            wanted_r, wanted_s = set(rids), set(sids)
+            for link in self._select(f"mapping = {_marks(self.conn, 1)} AND ({where})",
+                                     (mapping, *rids, *sids)):
+                if link.record_id in wanted_r:
+                    by_record[link.record_id] = link
+                if link.system_id in wanted_s:
+                    by_system[link.system_id] = link
+        return by_record, by_system
+
+    def linked_record_ids(self, mapping: str, record_ids: Iterable[int]) -> set[int]:
+        """Those of ``record_ids`` that a link of ``mapping`` points to (no baselines read)."""
+        out: set[int] = set()
+        for chunk in _chunks(sorted(set(record_ids))):
+            out.update(self.conn.execute(select(t.links.c.record_id).where(and_(
+                t.links.c.mapping == mapping, t.links.c.record_id.in_(chunk)))).scalars())
         return out
 
     def insert_many(self, links: Sequence[Link]) -> None:
         if not links:
             return
         now = utcnow()
-        self.conn.execute(insert(t.links), [
-            {"mapping": k.mapping, "system_id": k.system_id, "record_id": k.record_id,
-             "baseline": k.baseline, "system_modified": k.system_modified,
-             "system_version": k.system_version, "updated_at": now}
-            for k in links])
+        dumps = codec.dumps
+        _insert(self.conn, "links", "mapping, system_id, record_id, baseline, system_modified, "
+                "system_version, updated_at",
+                [(k.mapping, k.system_id, k.record_id, dumps(k.baseline), k.system_modified,
+                  k.system_version, now) for k in links])
 
     def update_many(self, links: Sequence[Link]) -> None:
         if not links:
             return
         now = utcnow()
-        self.conn.execute(
-            update(t.links).where(and_(t.links.c.mapping == bindparam("m"),
-                                       t.links.c.system_id == bindparam("s")))
-            .values(baseline=bindparam("b"), system_modified=bindparam("sm"),
-                    system_version=bindparam("sv"), updated_at=now),
-            [{"m": k.mapping, "s": k.system_id, "b": k.baseline, "sm": k.system_modified,
-              "sv": k.system_version} for k in links])
+        dumps = codec.dumps
+        p = _marks(self.conn, 1)
+        self.conn.exec_driver_sql(
+            f"UPDATE links SET baseline = {p}, system_modified = {p}, system_version = {p}, "
+            f"updated_at = {p} WHERE mapping = {p} AND system_id = {p}",
+            [(dumps(k.baseline), k.system_modified, k.system_version, now, k.mapping,
+              k.system_id) for k in links])
 
     def count(self, mapping: str) -> int:
         return int(self.conn.execute(
@@ -201,16 +297,19 @@ class Journal:
         if not entries:
             return
         now = utcnow()
-        self.conn.execute(insert(t.journal), [
-            {"entity": entity, "record_id": rid, "fields": list(fields), "source": source,
-             "run_id": run_id, "at": now} for rid, fields, source in entries])
+        dumps = codec.dumps
+        _insert(self.conn, "journal", "entity, record_id, fields, source, run_id, at",
+                [(entity, rid, dumps(list(fields)), source, run_id, now)
+                 for rid, fields, source in entries])
 
     def read(self, entity: str, *, after: int, limit: int) -> list[JournalEntry]:
-        rows = self.conn.execute(
-            select(t.journal.c.seq, t.journal.c.record_id, t.journal.c.fields, t.journal.c.source)
-            .where(and_(t.journal.c.entity == entity, t.journal.c.seq > after))
-            .order_by(t.journal.c.seq).limit(limit))
-        return [JournalEntry(r.seq, r.record_id, list(r.fields), r.source) for r in rows]
+        p = _marks(self.conn, 1)
+        rows = self.conn.exec_driver_sql(
+            f"SELECT seq, record_id, fields, source FROM journal WHERE entity = {p} AND seq > {p} "
+            f"ORDER BY seq LIMIT {p}", (entity, after, limit)).fetchall()
+        load = _json_reader(self.conn)
+        return [JournalEntry(seq, rid, list(load(fields)), source)
+                for seq, rid, fields, source in rows]
 
     def head(self, entity: str) -> int:
         return int(self.conn.execute(
@@ -352,10 +451,10 @@ class DeadLetters:
         keys = sorted(set(item_keys))
         done = 0
         now = utcnow()
-        for chunk in _chunks(keys):
-            done += self.conn.execute(
-                update(t.dead_letters).where(and_(
-                    t.dead_letters.c.mapping == mapping, t.dead_letters.c.direction == direction,
-                    t.dead_letters.c.item_key.in_(chunk), t.dead_letters.c.resolved_at.is_(None)))
-                .values(resolved_at=now)).rowcount
+        p = _marks(self.conn, 1)
+        for chunk in _chunks(keys):  # once per page: driver SQL (see the module docstring)
+            done += self.conn.exec_driver_sql(
+                f"UPDATE dead_letters SET resolved_at = {p} WHERE mapping = {p} AND direction = "
+                f"{p} AND resolved_at IS NULL AND item_key IN ({_marks(self.conn, len(chunk))})",
+                (now, mapping, direction, *chunk)).rowcount
         return done

@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: SQL that brings a store from version ``n`` to ``n + 1`` (see :func:`renkei.store.Store.open`),
 #: run before missing tables are created. Only additive changes, so a migration never
@@ -31,6 +31,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE links ADD COLUMN system_version VARCHAR(64)",),
     2: (),  # v3 adds the webhook_inbox table
     3: (),  # v4 adds the locks table
+    4: (),  # v5 adds the pending_creates table
 }
 
 metadata = MetaData()
@@ -199,4 +200,16 @@ locks = Table(
     Column("holder", String(255), nullable=False),
     Column("acquired_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+)
+
+# A create on a stream whose creates are not idempotent (Marketo custom activities), marked
+# before the call and cleared in the transaction that stores its link: a marker left behind
+# means a run died between the vendor's answer and our commit, and the next run looks the
+# record up in the system before writing it again.
+pending_creates = Table(
+    "pending_creates", metadata,
+    Column("mapping", String(128), primary_key=True),
+    Column("record_id", Id, primary_key=True, autoincrement=False),
+    Column("ref", String(255), nullable=False),
+    Column("started_at", String(32), nullable=False),
 )

@@ -11,6 +11,11 @@ in an event::
         records: record                 # jmespath from the event to a record or a list
         events: [ADD_RECORD, UPDATE_RECORD]   # other types are stored and marked ignored
 
+Without ``records:``, the mapping's connector reads the event if it knows its vendor's events
+(:meth:`~connectors.sdk.base.Connector.webhook_records`: Zoom's participant and registration
+events become records of ``webinar_events``); an event type it takes no record from is
+marked ignored. A connector that does not read webhooks gets the whole event as the record.
+
 A batch of events is applied like a page of an incremental read (identity, three-way
 merge, journal) and the events are marked processed in the same transaction: a crash
 re-applies nothing twice and loses nothing. An event whose records fail validation still
@@ -29,6 +34,7 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError
 
+from connectors.sdk import Connector
 from renkei.engine.inbound import Inbound
 from renkei.engine.stats import MappingStats
 from renkei.project import Project
@@ -117,29 +123,36 @@ def _apply(project: Project, store: Store, route: SourceRoute | None, source: st
         report.ignored += len(events)
         return
     wanted: list[int] = []
-    ignored: list[int] = []
-    broken: list[int] = []
+    ignored: dict[str, list[int]] = {}  # reason → events
+    broken: dict[str, list[int]] = {}
     records: list[dict[str, Any]] = []
+    m = next(x for x in project.mappings() if x.name == route.mapping)
+    connector = project.connector(m.connection)
+    stream = connector.stream(m.stream)
     for ev in events:
         if route.events is not None and ev.event_type not in route.events:
-            ignored.append(ev.id)
+            ignored.setdefault("event type not routed", []).append(ev.id)
             continue
         try:
-            found = _records(route, json.loads(ev.body))
-        except ValueError:
-            broken.append(ev.id)
+            found = _records(route, connector, m.stream, json.loads(ev.body))
+        except ValueError as exc:
+            broken.setdefault(str(exc), []).append(ev.id)
+            continue
+        if not found:  # the connector knows the event type carries no record of the stream
+            ignored.setdefault(f"a {ev.event_type or 'untyped'} event holds no {m.stream} "
+                               "record", []).append(ev.id)
             continue
         wanted.append(ev.id)
         records.extend(found)
-    m = next(x for x in project.mappings() if x.name == route.mapping)
-    stream = project.connector(m.connection).stream(m.stream)
     stats = report.stats.setdefault(m.name, MappingStats(m.name, "webhook"))
     inbound = Inbound(store, m, stream, stats, run_id)
 
     def mark(tx: Tx) -> None:
         tx.inbox.mark(wanted, "processed")
-        tx.inbox.mark(ignored, "ignored", "event type not routed")
-        tx.inbox.mark(broken, "failed", "event holds no record at the configured path")
+        for reason, ids in ignored.items():
+            tx.inbox.mark(ids, "ignored", reason)
+        for reason, ids in broken.items():
+            tx.inbox.mark(ids, "failed", reason)
 
     try:
         inbound.apply_page(records, None, also=mark)
@@ -150,18 +163,27 @@ def _apply(project: Project, store: Store, route: SourceRoute | None, source: st
                   type(exc).__name__)
         raise
     report.processed += len(wanted)
-    report.ignored += len(ignored)
-    report.failed += len(broken)
+    report.ignored += sum(map(len, ignored.values()))
+    report.failed += sum(map(len, broken.values()))
     report.records += len(records)
 
 
-def _records(route: SourceRoute, event: Any) -> list[dict[str, Any]]:
-    found = route.records.search(event) if route.records is not None else event
+def _records(route: SourceRoute, connector: Connector, stream: str,
+             event: Any) -> list[dict[str, Any]]:
+    """The event's records: at the ``records:`` path, else as the connector reads its
+    vendor's events (:meth:`Connector.webhook_records`), else the whole event."""
+    if route.records is not None:
+        found = route.records.search(event)
+    else:
+        try:
+            return connector.webhook_records(stream, event)
+        except NotImplementedError:
+            found = event
     if isinstance(found, dict):
         return [found]
     if isinstance(found, list) and found and all(isinstance(r, dict) for r in found):
         return list(found)
-    raise ValueError("no record")
+    raise ValueError("event holds no record at the configured path")
 
 
 __all__ = ["InboxReport", "SourceRoute", "process_inbox", "routes"]

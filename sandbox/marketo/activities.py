@@ -10,7 +10,13 @@ Facts relied on (``activities.md``, ``paging-tokens.md``) [C]:
 * Get Lead Changes returns only Data Value Change and New Lead activities, and only changes
   of the fields named in its required ``fields`` parameter; each item carries
   ``fields: [{id, name, newValue, oldValue}]`` and ``attributes``;
-* batch size 300 by default and at most.
+* batch size 300 by default and at most;
+* Get Lead Activities (``activities.json``) takes up to ten ``activityTypeIds``, any type of
+  the types list, Delete Lead (37) included (connectors such as tap-marketo page every type
+  through it) [S]; its items carry ``primaryAttributeValueId``/``primaryAttributeValue``
+  instead of Get Lead Changes' ``fields``: for Change Data Value the field's Describe Leads
+  id and display name, with ``New Value``/``Old Value`` among the attributes [S]; for New
+  Lead and Delete Lead the lead id and name (the deleted-leads example) [C].
 
 The log is ordered by activity date. Seeded New Lead activities are not stored: position
 ``p < seed size`` is computed from the seed's creation order, so a million-lead sandbox starts

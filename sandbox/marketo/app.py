@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.core import EmulatorApp, FaultRule, json_response, retry_after_header
+from sandbox.marketo import custom_activities as ca
 from sandbox.marketo import endpoints as ep
 from sandbox.marketo.activities import ActivityLog
 from sandbox.marketo.auth import TokenIssuer
@@ -68,6 +69,7 @@ class MarketoEmulator(EmulatorApp):
                                   clock=cfg.clock)
         self.gate = LimitGate(cfg.limits, cfg.clock)
         self.lists = StaticLists(cfg.clock)
+        self.custom = ca.CustomActivities(cfg.custom_activity_types, self.store)
 
     @classmethod
     def from_options(cls, options: Any) -> MarketoEmulator:
@@ -103,14 +105,15 @@ class MarketoEmulator(EmulatorApp):
             ("/rest/v1/leads/describe.json", {"GET": lambda r: ep.describe_leads(s, r)}),
             ("/rest/v1/leads/describe2.json", {"GET": lambda r: ep.describe_leads2(s, r)}),
             ("/rest/v1/leads/delete.json", {"POST": lambda r: ep.delete_leads(s, r)}),
-            ("/rest/v1/activities/types.json", {"GET": lambda r: ep.activity_types(s, r)}),
+            ("/rest/v1/activities/types.json",
+             {"GET": lambda r: ca.activity_types(self.custom, r)}),
             ("/rest/v1/activities/pagingtoken.json", {"GET": lambda r: ep.paging_token(s, r)}),
             ("/rest/v1/activities/leadchanges.json",
              {"GET": lambda r: ep.lead_changes(s, r, scan_limit=lim)}),
             ("/rest/v1/activities/deletedleads.json",
              {"GET": lambda r: ep.deleted_leads(s, r, scan_limit=lim)}),
-            ("/rest/v1/activities.json",
-             {"GET": lambda r: ep.lead_activities(s, r, scan_limit=lim)}),
+            ("/rest/v1/activities.json", {"GET": ca.with_custom_attributes(
+                self.custom, lambda r: ep.lead_activities(s, r, scan_limit=lim))}),
         ]
         routes: list[BaseRoute] = [
             Route("/identity/oauth/token", self._identity, methods=["GET", "POST"]),
@@ -120,6 +123,7 @@ class MarketoEmulator(EmulatorApp):
         ]
         routes += [Route(path, self._rest(handlers), methods=["GET", "POST"])
                    for path, handlers in rest]
+        routes += ca.custom_activity_routes(self.custom, self._rest)
         return routes + list_routes(self.lists, s, self._rest)
 
     def exception_handlers(self) -> dict[Any, Callable[..., Any]]:
@@ -285,5 +289,6 @@ class MarketoEmulator(EmulatorApp):
         super().reset()
         self.store.reset()
         self.lists.reset()
+        self.custom.reset()
         self.tokens.reset()
         self.gate.reset()

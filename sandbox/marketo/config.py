@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from sandbox.marketo.custom_activities import DEFAULT_CUSTOM_TYPES, CustomActivityType
 from sandbox.marketo.limits import LimitConfig
 from sandbox.marketo.store import RecordRule
 
@@ -38,6 +39,8 @@ class MarketoConfig:
         server_error_code: When set (``"604"``, ``"608"``, ``"611"``, ``"713"``), a
             ``server_error`` fault answers HTTP 200 with this code instead of an HTTP 5xx.
         scan_limit: Activities looked at per activity page at most (short pages happen).
+        custom_activity_types: The subscription's custom activity types (default: two
+            approved renkei types, webinar attended and video viewed).
         clock: Wall clock in epoch seconds.
     """
 
@@ -54,6 +57,7 @@ class MarketoConfig:
     record_rules: tuple[RecordRule, ...] = DEFAULT_RULES
     server_error_code: str | None = None
     scan_limit: int = 1000
+    custom_activity_types: tuple[CustomActivityType, ...] = DEFAULT_CUSTOM_TYPES
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
@@ -83,6 +87,10 @@ class MarketoConfig:
         if "record_rules" in values:
             values["record_rules"] = tuple(
                 r if isinstance(r, RecordRule) else RecordRule(**r) for r in values["record_rules"])
+        if "custom_activity_types" in values:
+            values["custom_activity_types"] = tuple(
+                t if isinstance(t, CustomActivityType) else CustomActivityType.from_mapping(t)
+                for t in values["custom_activity_types"])
         return cls(**values)
 
     def with_(self, **changes: Any) -> MarketoConfig:

@@ -45,7 +45,9 @@ Limits: per-second limits per category (Pro: Light 30, Medium 20, Heavy 10 [S]);
 Webhooks (:mod:`sandbox.zoom.webhooks`): signed ``v0=hex(HMAC(secret, "v0:ts:body"))`` with
     ``x-zm-request-timestamp`` [C: zoom/webhook-sample]; ``endpoint.url_validation`` checked
     against ``hex(HMAC(secret, plainToken))`` [C]; events ``webinar.registration_created``,
-    ``webinar.participant_joined``/``_left``, ``webinar.ended`` [S: envelope; U: ``end_time``].
+    ``webinar.participant_joined``/``_left``, ``webinar.ended`` [S: envelope; U: ``end_time``];
+    a leave carries ``leave_time`` but no ``join_time``, a registration a numeric
+    ``object.id`` and no ``create_time`` [S: Zoom's generated event types, ``@zoom/rivet``].
 
 Sandbox behaviour (not the vendor's): seeded data in :mod:`sandbox.zoom.data`; extra
 inspection endpoints ``POST /_sandbox/zoom/webhook`` ``{url, secret_token}`` (DELETE

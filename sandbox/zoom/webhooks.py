@@ -5,6 +5,11 @@ v0=<hex HMAC-SHA256(secret_token, "v0:{timestamp}:{raw body}")>``; URL validatio
 ``endpoint.url_validation`` with a ``plainToken`` and expects ``{"plainToken",
 "encryptedToken": hex HMAC-SHA256(secret_token, plainToken)}`` back within 3 s
 [C: zoom/webhook-sample index.js; REFERENCE.md §4].
+
+Event bodies follow Zoom's generated event types (``@zoom/rivet``) [S]: a participant's join
+carries ``join_time``, its leave ``leave_time`` and ``leave_reason`` but no ``join_time``; a
+registration's ``object.id`` is a number and its registrant is the registrant object of
+``GET /webinars/{id}/registrants`` without ``create_time`` (the event has none).
 """
 
 from __future__ import annotations
@@ -68,18 +73,19 @@ def event_body(event: str, account_id: str, webinar: Webinar, *,
         obj["participant"] = {
             "user_id": participant.user_id, "user_name": participant.name,
             "id": participant.id, "participant_uuid": participant.id,
-            "email": participant.email, "join_time": fmt(participant.join_time),
-            "registrant_id": participant.registrant_id, "participant_user_id": "",
-            "customer_key": "", "phone_number": ""}
+            "email": participant.email, "registrant_id": participant.registrant_id,
+            "participant_user_id": "", "customer_key": "", "phone_number": ""}
         if event.endswith("_left"):
             obj["participant"] |= {"leave_time": fmt(participant.leave_time),
                                    "leave_reason": "left the webinar."}
+        else:
+            obj["participant"]["join_time"] = fmt(participant.join_time)
     elif event == "webinar.registration_created":
         if registrant is None:
             raise ValueError(f"{event} needs a registrant")
+        obj["id"] = webinar.id  # a number in registration events, a string in the others
         obj["registrant"] = {k: v for k, v in registrant.to_api(webinar).items()
-                             if k in ("id", "email", "first_name", "last_name", "join_url",
-                                      "status", "org", "job_title", "create_time")}
+                             if k != "create_time"}
     elif event == "webinar.ended":
         obj["end_time"] = fmt(webinar.end_time)
     else:

@@ -8,8 +8,6 @@ the write side is the real connector against the kintone emulator.
 from __future__ import annotations
 
 import shutil
-import textwrap
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from connectors.memory import MemoryDataset, MemoryStream
+from connectors.memory import MemoryStream
 from renkei.engine.runner import SyncRunner
 from renkei.engine.stats import RunSummary
 from renkei.project import Project
@@ -25,38 +23,11 @@ from renkei.store import Store, schema
 from sandbox.core.server import EmulatorServer
 from sandbox.kintone import API_TOKENS, KintoneEmulator, KintoneSettings
 from sandbox.kintone.testing import running_emulator
+from tests.e2e.activity_source import activity_source
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 KINTONE_ACTIVITIES = "4"
-
-SOURCE_SCHEMA = {"type": "object", "properties": {
-    "id": {"type": "string"}, "updated_at": {"type": "string"},
-    **{k: {"type": ["string", "null"]} for k in ("source_id", "kind", "at", "email", "title")},
-    "minutes": {"type": ["number", "null"]}, "percent": {"type": ["number", "null"]},
-    "extra": {"type": ["object", "null"]}}}
-
-SOURCE_MAPPING = textwrap.dedent("""\
-    name: events-activities
-    connection: events
-    stream: activities
-    entity: activity
-    system_modified: updated_at
-    match:
-      - {name: source_id, fields: [source_id], normalize: none}
-    conflict:
-      default: newest_wins
-    fields:
-      source_id: {system: source_id, direction: in}
-      type: {system: kind, direction: in}
-      occurred_at: {system: at, direction: in, transform: [datetime]}
-      email: {system: email, direction: in, transform: [trim, lower]}
-      subject: {system: title, direction: in}
-      minutes: {system: minutes, direction: in}
-      percent: {system: percent, direction: in}
-      details: {system: extra, direction: in}
-    """)
-
 
 @dataclass
 class World:
@@ -83,11 +54,8 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    name = f"events-{uuid.uuid4().hex[:8]}"
-    source = MemoryDataset.create(name).add_stream("activities", SOURCE_SCHEMA, page_size=500)
     maps = tmp_path / "mappings"
-    maps.mkdir()
-    (maps / "events-activities.yaml").write_text(SOURCE_MAPPING, encoding="utf-8")
+    name, source = activity_source(maps)
     shutil.copy(REPO / "mappings" / "kintone-activities.yaml", maps)
     db = f"sqlite:///{tmp_path / 'hub.sqlite'}"
     with running_emulator(KintoneSettings(size=100)) as (emulator, server):

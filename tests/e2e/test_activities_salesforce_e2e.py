@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import textwrap
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from connectors.memory import MemoryDataset, MemoryStream
+from connectors.memory import MemoryStream
 from renkei.engine.lookups import WAITING
 from renkei.engine.runner import SyncRunner
 from renkei.engine.stats import RunSummary
@@ -28,42 +26,13 @@ from renkei.store import DeadLetter, Store, schema
 from sandbox.core.server import EmulatorServer
 from sandbox.core.tls import make_tls
 from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
+from tests.e2e.activity_source import activity_source
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 LEADS = 120  # seeded Salesforce leads; every twentieth (index 19, 39, ...) is converted
 COLLECTIONS = "/services/data/v59.0/composite/sobjects"
 UPSERT = f"{COLLECTIONS}/Task/Renkei_Id__c"  # creates; updates of linked Tasks go by Id
-
-SOURCE_SCHEMA = {"type": "object", "properties": {
-    "id": {"type": "string"}, "updated_at": {"type": "string"},
-    **{k: {"type": ["string", "null"]} for k in ("source_id", "kind", "channel", "at", "email",
-                                                  "title")},
-    "minutes": {"type": ["number", "null"]}, "percent": {"type": ["number", "null"]},
-    "extra": {"type": ["object", "null"]}}}
-
-SOURCE_MAPPING = textwrap.dedent("""\
-    name: events-activities
-    connection: events
-    stream: activities
-    entity: activity
-    system_modified: updated_at
-    match:
-      - {name: source_id, fields: [source_id], normalize: none}
-    conflict:
-      default: newest_wins
-    fields:
-      source_id: {system: source_id, direction: in}
-      type: {system: kind, direction: in}
-      channel: {system: channel, direction: in}
-      occurred_at: {system: at, direction: in, transform: [datetime]}
-      email: {system: email, direction: in, transform: [trim, lower]}
-      subject: {system: title, direction: in}
-      minutes: {system: minutes, direction: in}
-      percent: {system: percent, direction: in}
-      details: {system: extra, direction: in}
-    """)
-
 
 @dataclass
 class World:
@@ -96,11 +65,8 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, db_url: str) -> Iterator[World]:
-    name = f"events-{uuid.uuid4().hex[:8]}"
-    source = MemoryDataset.create(name).add_stream("activities", SOURCE_SCHEMA, page_size=500)
     maps = tmp_path / "mappings"
-    maps.mkdir()
-    (maps / "events-activities.yaml").write_text(SOURCE_MAPPING, encoding="utf-8")
+    name, source = activity_source(maps)
     for mapping in ("salesforce-leads.yaml", "salesforce-tasks.yaml"):
         shutil.copy(REPO / "mappings" / mapping, maps)
     emulator = SalesforceEmulator(SalesforceSettings(size=LEADS, seed=13))

@@ -304,3 +304,43 @@ def test_company_spelling_variants_are_not_a_conflict(tmp_path: Path, store: Sto
     w.sync()
     assert w.crm.records[crm_id]["Company"] == "株式会社サクラ工業"
     w.close()
+
+
+def test_resolving_a_conflict_on_a_key_field_rekeys_the_record(tmp_path: Path,
+                                                                 store: Store) -> None:
+    ma = ma_mapping("manual").replace(
+        "    normalize: email\n",
+        "    normalize: email\n  - name: company\n    fields: [company]\n    normalize: company\n", 1)
+    assert "name: company" in ma
+    w = make_world(tmp_path, store, ma=ma, crm=crm_mapping("manual"))
+    ma_id, crm_id = seed_pair(w)
+    w.crm.edit(crm_id, {"Company": "CRM社"})
+    w.ma.edit(ma_id, {"company": "株式会社エムエー"})
+    w.sync()
+    with store.transaction() as tx:
+        [c] = tx.conflicts.list()
+    resolve_conflict(store, c.id, take="system", mappings=w.project.mappings())
+    with store.transaction() as tx:
+        found = tx.match_keys.find("lead", [("company", "エムエー"), ("company", "crm社")])
+    assert found.get(("company", "エムエー")) == [c.record_id]
+    assert not found.get(("company", "crm社"))
+    w.close()
+
+
+def test_a_set_value_is_written_on_create_when_its_inputs_change_and_never_echoed(
+        tmp_path: Path, store: Store) -> None:
+    crm = crm_mapping().replace("  description: Note\n", "") + \
+        "set:\n  Note: \"join(' / ', [company, last_name])\"\n"
+    w = make_world(tmp_path, store, crm=crm)
+    ma_id, crm_id = seed_pair(w)
+    assert w.crm.records[crm_id]["Note"] == "サクラ精機 / 山田"   # on create
+    writes = w.writes()
+    w.sync()
+    assert w.writes() == writes                                     # unchanged: not rewritten
+    w.ma.edit(ma_id, {"company": "サクラ精機HD"})
+    w.sync()
+    assert w.crm.records[crm_id]["Note"] == "サクラ精機HD / 山田"  # an input changed
+    writes = w.writes()
+    w.sync()
+    assert w.writes() == writes
+    w.close()

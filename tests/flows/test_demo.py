@@ -49,8 +49,11 @@ def test_demo_scenario_record_by_record(prefect_server: None, tmp_path: Path) ->
             letters = {(d.mapping, d.direction, d.category) for d in tx.dead_letters.all_open()}
         store.close()
         assert conflict.field == "company"
+        # The third: an activity of a lead sales converted; Salesforce refuses tasks on it
+        # and renkei does not follow conversions to the Contact yet.
         assert letters == {("marketo-leads", "in", "validation"),
-                           ("salesforce-leads", "out", "duplicate")}
+                           ("salesforce-leads", "out", "duplicate"),
+                           ("salesforce-tasks", "out", "validation")}
         assert o.last_sync_writes == 0
         # ≥ 80 % viewers: each is MQL by the video rule, already with sales, or held back by
         # the cross score — and every one the video rule qualified has an alerted owner.

@@ -45,10 +45,14 @@ class ConformanceRun:
         return self.connector_class(self.config if config is None else config, context=context)
 
     def stream_names(self, connector: Connector) -> list[str]:
-        """The streams to check; unknown names in ``only_streams`` fail the check."""
-        offered = [s.name for s in connector.streams()]
+        """The streams to check; unknown names in ``only_streams`` fail the check.
+
+        Write-only streams (``StreamSpec.readable`` false) are never read by the suite.
+        """
+        offered = [s.name for s in connector.streams() if s.readable]
         if not offered:
-            raise ConformanceError(f"{self.connector_class.__name__}.streams() is empty")
+            raise ConformanceError(f"{self.connector_class.__name__}.streams() offers no "
+                                   "readable stream")
         if self.only_streams is None:
             return offered
         unknown = [s for s in self.only_streams if s not in offered]
