@@ -128,6 +128,51 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 1 if any(r.has_drift for r in reports) else 0
 
 
+#: Recent runs searched for each mapping's last run.
+_STATUS_RUN_SCAN = 200
+
+
+def _mapping_rows(proj: Any, tx: Any, letters: list[Any]) -> list[dict[str, Any]]:
+    """Per mapping and direction: its last run (from the run summaries), its cursor and
+    its open failed records (dead letters)."""
+    from renkei.redact import mask_text
+
+    runs = tx.runs.recent(_STATUS_RUN_SCAN)
+    failed = Counter((d.mapping, d.direction) for d in letters)
+    rows = []
+    for m in proj.mappings():
+        for direction in [d for d, f in (("in", m.inbound_fields), ("out", m.outbound_fields))
+                          if f]:
+            last = next(({"run_id": r.id, "started_at": r.started_at, "run_status": r.status,
+                          **row, "error": mask_text(row.get("error") or "")}
+                         for r in runs for row in (r.summary or {}).get("mappings", [])
+                         if row.get("mapping") == m.name and row.get("direction") == direction),
+                        None)
+            rows.append({"mapping": m.name, "direction": direction, "entity": m.entity,
+                         "connection": m.connection, "last_run": last,
+                         "cursor": tx.cursors.get(m.name, direction),
+                         "failed_records_open": failed[(m.name, direction)]})
+    return rows
+
+
+def _status_json(proj: Any, store: Any, runs: list[Any], rows: list[dict[str, Any]],
+                 letters: list[Any], conflicts: list[Any], backlog: dict[str, int]) -> str:
+    import dataclasses
+
+    from renkei.ops.quota import quota_status
+
+    quota = [{**dataclasses.asdict(q), "remaining": getattr(q, "remaining", None)}
+             for q in quota_status(proj, store)]
+    return json.dumps({
+        "runs": [{"id": r.id, "kind": r.kind, "entity": r.entity, "status": r.status,
+                  "started_at": r.started_at, "finished_at": r.finished_at,
+                  "flow_run_id": r.flow_run_id} for r in runs],
+        "mappings": rows, "outbound_backlog": backlog,
+        "unconnected_mappings": proj.unconnected_mappings(),
+        "dead_letters_open": len(letters), "conflicts_open": len(conflicts),
+        "quota": quota}, ensure_ascii=False, indent=2, default=str)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from renkei.store import Store
 
@@ -138,16 +183,29 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs = tx.runs.recent(args.runs)
             letters = tx.dead_letters.all_open()
             conflicts = tx.conflicts.list(status="open")
+            mapping_rows = _mapping_rows(proj, tx, letters)
             backlog = {}
             for m in proj.mappings():
                 if m.outbound_fields:
                     cursor = int((tx.cursors.get(m.name, "out") or {}).get("seq", 0))
                     backlog[m.name] = max(tx.journal.head(m.entity) - cursor, 0)
+        if args.json:
+            print(_status_json(proj, store, runs, mapping_rows, letters, conflicts, backlog))
+            return 0
         print("Last runs:")
         for r in runs:
             print(f"  {r.started_at[:19]}  {r.kind:<6} {r.entity or '-':<8} {r.status:<10} {r.id}")
         if not runs:
             print("  (none yet: renkei sync)")
+        print("\nMappings (last run, failed records open, cursor):")
+        for row in mapping_rows:
+            last, state = row["last_run"], json.dumps(row["cursor"], ensure_ascii=False)
+            seen = (f"{last['started_at'][:19]} {last['run_status']:<9} read {last['read']} "
+                    f"created {last['created']} updated {last['updated']} failed "
+                    f"{last['failed']}" + (f" stopped: {last['error']}" if last["error"] else "")
+                    if last else "never run")
+            print(f"  {row['mapping']:<28} {row['direction']:<3} {seen}; failed open "
+                  f"{row['failed_records_open']}; cursor {state[:80]}")
         print("\nOutbound backlog (journal entries not yet pushed):")
         for name, n in backlog.items():
             print(f"  {name:<28} {n}")
@@ -166,9 +224,35 @@ def cmd_status(args: argparse.Namespace) -> int:
         for q in quota_status(proj, store):
             detail = ", ".join(f"{k} {v}" for k, v in sorted(q.by_kind.items()))
             print(f"  {q.connection:<16} {q.describe()}" + (f"  ({detail})" if detail else ""))
+        _print_budgets(proj, store)
     finally:
         store.close()
     return 0
+
+
+def _print_budgets(proj: Any, store: Any) -> None:
+    """Per account: use / quota / %, each mapping's use against its allocation, and which
+    mappings the shared budget pauses now."""
+    from renkei.ops.budget import budget_status
+
+    budgets = [b for b in budget_status(proj, store) if b.quota or b.mappings]
+    if not budgets:
+        return
+    print("\nAPI budget per account (every worker's calls; paused mappings resume on their "
+          "own once the window rolls on):")
+    for b in budgets:
+        if b.quota:
+            head = (f"{b.used:,} / {b.quota:,} ({b.percent}%) since {b.window_start}; "
+                    f"low priority pauses at {round(100 * b.pause_low_at)}%, normal at "
+                    f"{round(100 * b.pause_normal_at)}%, high at 100%")
+        else:
+            head = f"{b.used:,} (no quota)"
+        print(f"  {b.account:<16} {head}")
+        for m in b.mappings:
+            alloc = (f" of {m.allocation:,} allocated ({100 * m.used // m.allocation}%)"
+                     if m.allocation else "")
+            state = f"  PAUSED ({m.paused.removeprefix('paused: ')})" if m.paused else ""
+            print(f"    {m.mapping:<26} {m.priority:<6} {m.used:>7,} calls{alloc}{state}")
 
 
 def cmd_conflicts(args: argparse.Namespace) -> int:
@@ -185,7 +269,8 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
             value = json.loads(args.value) if args.value is not None else None
             take = "value" if args.value is not None else args.take
             try:
-                print(resolve_conflict(store, args.id, take=take, value=value))
+                print(resolve_conflict(store, args.id, take=take, value=value,
+                                       mappings=proj.mappings()))
             except ConflictResolutionError as exc:
                 print(f"renkei conflicts resolve: {exc}", file=sys.stderr)
                 return 1
@@ -270,7 +355,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from renkei.ops.deploy import deploy
+    from renkei.ops.deploy import PrefectServerError, deploy
     from renkei.ops.deployments import DeploymentFileError
     from renkei.webhooks.serve import default_prefect_file
 
@@ -279,7 +364,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     try:
         report = deploy(path.parent, prefect_file=path, pool=args.pool,
                         project=str(proj.root), notify_block=args.notify)
-    except DeploymentFileError as exc:
+    except (DeploymentFileError, PrefectServerError) as exc:
         print(f"renkei deploy: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -392,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", help="last runs, backlog, dead letters, conflicts, API use")
     s.add_argument("--runs", type=int, default=10)
+    s.add_argument("--json", action="store_true", help="machine-readable output (for scripts)")
     s.set_defaults(fn=cmd_status)
 
     s = sub.add_parser("conflicts", help="list or resolve conflicts held for a person")

@@ -14,6 +14,10 @@ A project is a ``renkei.yaml``::
           client_id: ${MARKETO_CLIENT_ID}
           client_secret: ${MARKETO_CLIENT_SECRET}   # secrets come from the environment...
           # ...or from a file only its owner can read: ${file:/run/secrets/marketo}
+        quota: {daily: 50000, pause_low_priority_at: 0.8}   # the account's shared budget
+    syncs:                                     # per mapping: its place in that budget
+      marketo-leads: {priority: high}          # high | normal | low; allocation: 20% or 5000
+                                               # (see renkei/ops/quota.py)
 
 Values are never logged; ``${NAME}`` that is not set is an error naming the key, not the value.
 """
@@ -32,6 +36,7 @@ from typing import Any
 import yaml
 
 from connectors.sdk.base import Connector, ConnectorContext
+from connectors.sdk.cache import DEFAULT_SCHEMA_TTL_S, schema_cache_at
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.ledger import MemoryLedger
 from connectors.sdk.registry import connector_class
@@ -95,6 +100,8 @@ class Project:
     """``webhooks:`` sources as written (secrets unresolved; see :meth:`webhook_settings`)."""
     rules_dir: Path | None = None
     """Rule files; None (or a missing directory): no rules phase."""
+    syncs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``syncs:`` per mapping name: ``priority`` and ``allocation`` (renkei/ops/quota.py)."""
     ledger: MemoryLedger = field(default_factory=MemoryLedger)
     _connectors: dict[str, Connector] = field(default_factory=dict, repr=False)
     _mappings: list[Mapping] | None = field(default=None, repr=False)
@@ -119,9 +126,15 @@ class Project:
         conns = raw.get("connections") or {}
         if not isinstance(conns, dict):
             raise ProjectError(f"{p}: connections must be a mapping of name → settings")
+        from renkei.ops.quota import check_quota, check_syncs
+
         for name, c in conns.items():
             if not isinstance(c, dict) or "type" not in c:
                 raise ProjectError(f"{p}: connections.{name}: needs a `type`")
+            if c.get("quota") is not None:
+                check_quota(c["quota"], f"{p}: connections.{name}.quota")
+        syncs = raw.get("syncs") or {}
+        check_syncs(syncs, f"{p}: syncs")
         mappings = raw.get("mappings", "mappings")
         rules = raw.get("rules", f"{mappings}/rules")
         ca = raw.get("ca_bundle")
@@ -131,7 +144,8 @@ class Project:
         return cls(root=root, database_url=raw.get("database"),
                    mappings_dir=(root / mappings).resolve(), connections=conns,
                    rules_dir=(root / rules).resolve(),
-                   ca_bundle=str((root / ca).resolve()) if ca else None, webhooks=hooks)
+                   ca_bundle=str((root / ca).resolve()) if ca else None, webhooks=hooks,
+                   syncs=syncs)
 
     def connector(self, name: str) -> Connector:
         """The connector of connection ``name`` (created on first use)."""
@@ -142,7 +156,14 @@ class Project:
                 raise ConfigurationError(f"no connection {name!r} in the project (known: {known})")
             cls = connector_class(str(settings["type"]))
             config = _resolve(settings.get("config") or {}, f"connections.{name}.config")
-            context = ConnectorContext(connection=name, ledger=self.ledger, ca_bundle=self.ca_bundle)
+            # Describe results are kept across runs under the project's state directory:
+            # a connection's `describe_cache_ttl_s` (or RENKEI_DESCRIBE_CACHE_TTL_S), 0 = off.
+            ttl = settings.get("describe_cache_ttl_s", os.environ.get(
+                "RENKEI_DESCRIBE_CACHE_TTL_S", DEFAULT_SCHEMA_TTL_S))
+            schemas = schema_cache_at(self.root / ".renkei" / "cache", ttl,
+                                      where=f"connections.{name}.describe_cache_ttl_s")
+            context = ConnectorContext(connection=name, ledger=self.ledger,
+                                       ca_bundle=self.ca_bundle, schema_cache=schemas)
             self._connectors[name] = cls(config, context=context)
         return self._connectors[name]
 

@@ -4,6 +4,13 @@ A vendor's limits belong to the account, not to one flow: Marketo allows 100 cal
 and 10 at once for the whole subscription. :func:`limiter_for` hands every connection that
 names the same account the same :class:`AccountLimiter`, which waits exactly as long as the
 window requires (never a blind sleep) and stops at the daily quota.
+
+The daily quota here is this *process's* backstop, counted over a rolling 24 hours (a
+long-lived worker is not stopped forever by yesterday's calls). Deployments run in separate
+processes, so the budget every flow of an account shares lives in the state store:
+:mod:`renkei.ops.budget` reads the API-call ledger there and pauses syncs by priority
+before this backstop is ever reached. The rate window and the concurrency cap stay per
+process: with N workers on one account, give each 1/N of the vendor's window.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from dataclasses import dataclass
 
 from connectors.sdk.errors import QuotaExhaustedError
 
+_HOUR = 3600.0
+_DAY_HOURS = 24
+
 
 @dataclass(frozen=True)
 class RatePolicy:
@@ -26,7 +36,8 @@ class RatePolicy:
         calls: Calls allowed per ``window_s`` (0: unlimited).
         window_s: Length of the sliding window in seconds.
         concurrency: Calls allowed in flight at once (0: unlimited).
-        daily_quota: Calls allowed per day by this process's budget (0: unlimited).
+        daily_quota: Calls this process may make in any 24 hours (0: unlimited); the budget
+            shared by every process is :mod:`renkei.ops.budget`'s.
     """
 
     calls: int = 0
@@ -59,17 +70,37 @@ class AccountLimiter:
         self._starts: deque[list[float]] = deque()
         self._sem = threading.BoundedSemaphore(policy.concurrency) if policy.concurrency else None
         self._blocked_until = 0.0
-        self.used_today = 0
+        # Calls per hour over the last 24 hours: [hour number, calls], oldest first.
+        self._hours: deque[list[int]] = deque()
         self.waited_s = 0.0
+
+    @property
+    def used_today(self) -> int:
+        """Calls this process made in the last 24 hours (whole hours: at most an hour early)."""
+        with self._lock:
+            return self._used(self._clock())
+
+    def _used(self, now: float) -> int:
+        first = int(now // _HOUR) - _DAY_HOURS + 1
+        while self._hours and self._hours[0][0] < first:
+            self._hours.popleft()
+        return sum(n for _, n in self._hours)
+
+    def _count(self, now: float) -> None:
+        hour = int(now // _HOUR)
+        if self._hours and self._hours[-1][0] == hour:
+            self._hours[-1][1] += 1
+        else:
+            self._hours.append([hour, 1])
 
     def _reserve(self) -> tuple[float, list[float] | None]:
         """Reserve a start time in the window; returns how long to wait, and the window entry."""
         with self._lock:
-            if self.policy.daily_quota and self.used_today >= self.policy.daily_quota:
+            now = self._clock()
+            if self.policy.daily_quota and self._used(now) >= self.policy.daily_quota:
                 raise QuotaExhaustedError(
                     f"daily API budget of {self.policy.daily_quota} calls is used up"
                 )
-            now = self._clock()
             start = max(now, self._blocked_until)
             entry: list[float] | None = None
             if self.policy.calls:
@@ -84,7 +115,7 @@ class AccountLimiter:
                     start = max(start, times[-self.policy.calls] + window)
                 entry = [start]
                 self._starts.append(entry)
-            self.used_today += 1
+            self._count(now)
             return start - now, entry
 
     @contextmanager

@@ -17,9 +17,10 @@ from typing import Any
 from connectors.sdk.errors import ConnectorError
 from renkei.clock import utcnow
 from renkei.engine.inbound import Inbound
-from renkei.engine.outbound import Outbound, PlannedWrite, Step, direct
+from renkei.engine.outbound import Outbound, PlannedWrite, Step, StopMapping, direct
 from renkei.engine.stats import MappingStats, RunSummary
 from renkei.mapping import Mapping
+from renkei.ops.budget import SharedBudget
 from renkei.project import Project
 from renkei.rules import run_rules
 from renkei.rules.lists import sync_list
@@ -40,6 +41,10 @@ class SyncRunner:
         progress: Called after each step with (done steps, mapping name).
         locks: Leases per mapping and direction, so workers sharing the store never run the
             same phase at once (default: skip a phase another worker holds; none for plans).
+
+    Each mapping asks the accounts' shared API budget (:attr:`budget`, none for plans) before
+    it runs and between pages and batches; one told to pause stops there with its reason in
+    ``MappingStats.error`` (``paused: quota 82% of 50,000 used``) and resumes next run.
     """
 
     def __init__(self, project: Project, store: Store, *, step: Step = direct,
@@ -53,6 +58,8 @@ class SyncRunner:
         self.plan = plan
         self.progress = progress
         self._steps = 0
+        self.budget = SharedBudget.for_project(project, store) if plan is None else None
+        self._run_calls: dict[tuple[str, str], int] = {}  # (run, mapping) → calls so far
 
     def sync(self, entity: str, *, mappings: Sequence[str] | None = None,
              run_id: str | None = None, flow_run_id: str | None = None) -> RunSummary:
@@ -71,7 +78,7 @@ class SyncRunner:
                     self._phase(summary, m, "in", self._inbound)
             self._rules(summary)
             for m in selected:
-                if m.outbound_fields:
+                if m.outbound_diff_fields:
                     self._phase(summary, m, "out", self._outbound)
             self._lists(summary)
             summary.status = "partial" if any(s.error for s in summary.stats) else "completed"
@@ -136,17 +143,39 @@ class SyncRunner:
         stats = summary.get(m.name, direction)
         started = time.perf_counter()
         try:
-            body(m, stats, summary.run_id)
+            if not self._paused(m, stats, summary.run_id):
+                body(m, stats, summary.run_id)
         except ConnectorError as exc:
             stats.error = f"{type(exc).__name__}: {exc}"
             log.error("%s %s stopped: %s", m.name, direction, stats.error)
         finally:
             stats.duration_s = time.perf_counter() - started
-            calls = self.project.ledger.drain()
-            stats.api_calls += len(calls)
-            if self.plan is None and calls:
-                with self.store.transaction() as tx:
-                    tx.ledger.add(calls, summary.run_id)
+            self._flush(stats, summary.run_id)
+
+    def _flush(self, stats: MappingStats, run_id: str) -> None:
+        """The phase's calls so far into the store's ledger, where every worker counts them."""
+        calls = self.project.ledger.drain()
+        stats.api_calls += len(calls)
+        key = (run_id, stats.mapping)
+        self._run_calls[key] = self._run_calls.get(key, 0) + len(calls)
+        if self.plan is None and calls:
+            with self.store.transaction() as tx:
+                tx.ledger.add(calls, run_id)
+            if self.budget is not None:
+                self.budget.noted(calls)
+
+    def _paused(self, m: Mapping, stats: MappingStats, run_id: str) -> bool:
+        """True (reason in ``stats.error``) when the shared API budget pauses ``m`` now."""
+        if self.budget is None:
+            return False
+        self._flush(stats, run_id)
+        reason = self.budget.check(m.name, m.connection,
+                                   run_calls=self._run_calls.get((run_id, m.name), 0))
+        if reason is None:
+            return False
+        stats.error = reason
+        log.warning("%s %s %s", m.name, stats.direction, reason)
+        return True
 
     def _rules(self, summary: RunSummary) -> None:
         """Qualification, routing and alerts over every change since the rules' own cursor,
@@ -198,6 +227,8 @@ class SyncRunner:
             self.step(f"ingest {len(page.records)} from {m.connection}.{m.stream}",
                       partial(inbound.apply_page, page.records, page.state))
             self._tick(m.name)
+            if self._paused(m, stats, run_id):
+                break  # the cursor is after this page: the next run reads on from here
 
     def _outbound(self, m: Mapping, stats: MappingStats, run_id: str) -> None:
         connector = self.project.connector(m.connection)
@@ -207,6 +238,8 @@ class SyncRunner:
             plan = self.plan.setdefault(m.name, [])
 
         def step(name: str, fn: Callable[[], Any]) -> Any:
+            if self._paused(m, stats, run_id):
+                raise StopMapping()  # the journal window stays unconsumed until the next run
             result = self.step(name, fn)
             self._tick(m.name)
             return result

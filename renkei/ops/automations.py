@@ -8,7 +8,12 @@
 
 Each notifies through the Prefect notification block named ``notify_block`` (Slack, e-mail,
 ... created in the UI) if one is given; without one the automations still fire and show in
-the UI's event feed and automation history.
+the UI's event feed (``prefect.automation.triggered``, then
+``prefect.automation.action.executed`` for each action, related to the triggering event).
+The pause is what an OSS server does on its own, without any outside service: the failing
+deployment's schedule stops until someone resumes it (UI, or ``prefect deployment resume``).
+``renkei deploy`` watches the flows it registers (:data:`RENKEI_FLOWS` otherwise).
+Seen firing against a real server in ``tests/ops/test_automations_fire.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from uuid import UUID
 from renkei.ops.events import AUTH_FAILED, QUOTA_EXHAUSTED
 
 #: Names of the flows whose failures page someone.
-RENKEI_FLOWS = ("entity sync", "webhook inbox", "retry failed records", "closed-loop report")
+RENKEI_FLOWS = ("entity sync", "webhook inbox", "retry failed records", "closed-loop report",
+                "reconciliation")
 
 FAILED = "renkei: sync run failed"
 AUTH = "renkei: repeated authentication errors"
