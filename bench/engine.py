@@ -48,6 +48,7 @@ def child(size: int, db: str, trace: bool, phases: int = 2) -> dict[str, Any]:
     from renkei.engine.runner import SyncRunner
     from renkei.project import Project
     from renkei.store import Store
+    from renkei.store.locks import PartitionLocks
 
     if os.environ.get("BENCH_FULL_VALIDATION"):
         # "before" of the validation fast path: every record takes the full JSON Schema walk
@@ -85,7 +86,11 @@ def child(size: int, db: str, trace: bool, phases: int = 2) -> dict[str, Any]:
 
             on_pg = url.startswith("postgres")
             wall, cpu, db_cpu = time.perf_counter(), cpu_self(), server_cpu() if on_pg else 0.0
-            summary = SyncRunner(project, store, step=step).sync("lead", mappings=MAPPINGS)
+            # One worker: a lease that outlives the run, so no renewal commits mid-phase (on
+            # SQLite one can refuse a page's write as "database is locked"; see README).
+            locks = PartitionLocks(store, ttl_s=24 * 3600.0)
+            summary = SyncRunner(project, store, step=step, locks=locks).sync(
+                "lead", mappings=MAPPINGS)
             wall, cpu = time.perf_counter() - wall, cpu_self() - cpu
             db_cpu = server_cpu() - db_cpu if on_pg else 0.0
             assert summary.status == "completed", [s.error for s in summary.stats]
@@ -158,7 +163,11 @@ def postgres_cluster() -> Iterator[str]:
     import socket
 
     bindir = max(glob.glob("/usr/lib/postgresql/*/bin"))
-    base = Path(tempfile.mkdtemp(prefix="renkei-bench-pg-"))
+    # The server runs as postgres: a root-only /tmp (0700 on some machines) is out of reach.
+    reachable = [d for d in (tempfile.gettempdir(), "/var/tmp")
+                 if os.path.isdir(d) and os.stat(d).st_mode & 0o001]
+    base = Path(tempfile.mkdtemp(prefix="renkei-bench-pg-",
+                                 dir=reachable[0] if reachable else None))
     (base / "sock").mkdir()
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")

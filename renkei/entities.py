@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -125,19 +125,61 @@ def _validator(entity: str, partial: bool) -> Draft202012Validator:
     return Draft202012Validator(_schema_for(entity, partial), format_checker=FormatChecker())
 
 
-# JSON type of a plain Python value (an integral float is left to the full check).
-_PLAIN_TYPES: dict[type, str] = {type(None): "null", bool: "boolean", int: "integer",
-                                 float: "number", str: "string", list: "array", dict: "object"}
 # Keywords the fast path below understands; a schema with any other keeps the full check.
 _ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment",
                           "x-renkei-entity", "x-renkei-required-message", "$schema", "$id"})
 _FIELD_KEYWORDS = frozenset({"type", "enum", "maxLength", "minLength", "pattern", "minimum",
                              "maximum", "format", "items"}) | _ANNOTATIONS
+_KINDS = {"null", "boolean", "integer", "number", "string", "array", "object"}
+
+
+# A strict subset of RFC 3339 date-times (what jsonschema's "date-time" format accepts).
+_SURE_DATETIME = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3])"
+                            r":[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)",
+                            re.ASCII)
+
+
+def _utf8_ok(v: str) -> bool:
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _format_test(checker: FormatChecker | None, fmt: str) -> Callable[[Any], bool] | None:
+    """``checker.conforms(v, fmt)`` without its per-call lookups; any doubt is False (the
+    full check then decides, and words the message)."""
+    if checker is None or fmt not in checker.checkers:
+        return None
+    func, _raises = checker.checkers[fmt]
+
+    def test(v: Any) -> bool:
+        try:
+            return bool(func(v))
+        except Exception:  # noqa: BLE001 - the full check raises or reports it
+            return False
+    if fmt != "date-time":
+        return test
+
+    def datetime_test(v: Any) -> bool:
+        # The hub's canonical timestamps in one regex (days 1-28 exist in every month, year
+        # 0000 does not); anything else asks the checker (lower-case t/z, days 29-31, ...).
+        if type(v) is str and _SURE_DATETIME.fullmatch(v) is not None and v[:4] != "0000":
+            return True
+        return test(v)
+    return datetime_test
 
 
 def _field_accept(validator: Draft202012Validator, sub: Mapping[str, Any],
                   ) -> Callable[[Any], bool] | None:
-    """A check that is True only where ``sub`` surely finds no error (None: not supported)."""
+    """A check compiled for one field schema: True only where the full check surely finds no
+    error and the value is storable (see :func:`_unstorable`); None: keywords it does not know.
+
+    The check is generated as Python source with only the branches this field needs (a
+    nullable string with a maxLength is three comparisons), the schema's values passed in as
+    constants, never as text.
+    """
     keys = {k for k in sub if not k.startswith("x-")}
     if not keys <= _FIELD_KEYWORDS:
         return None
@@ -145,49 +187,72 @@ def _field_accept(validator: Draft202012Validator, sub: Mapping[str, Any],
     item_accept = _field_accept(validator, items) if isinstance(items, Mapping) else None
     if "items" in sub and item_accept is None:
         return None
-    types = sub.get("type")
-    types = [types] if isinstance(types, str) else list(types) if types is not None else None
-    if types is not None and not set(types) <= set(_PLAIN_TYPES.values()):
+    declared = sub.get("type")
+    types = {declared} if isinstance(declared, str) else set(declared or _KINDS)
+    if not types <= _KINDS:
         return None
-    allowed = None if types is None else frozenset(types)
+    numbers = [sub[k] for k in ("maxLength", "minLength", "minimum", "maximum") if k in sub]
+    if any(type(n) not in (int, float) or not math.isfinite(n) for n in numbers):
+        return None  # only plain numbers are written into the generated source
     enum = sub.get("enum")
-    pattern = re.compile(sub["pattern"]) if "pattern" in sub else None
-    checker = validator.format_checker
-
-    max_len, min_len = sub.get("maxLength"), sub.get("minLength", 0)
-    minimum, maximum = sub.get("minimum"), sub.get("maximum")
-
-    def accept(v: Any) -> bool:
-        kind = _PLAIN_TYPES.get(type(v))
-        if kind is None:  # Decimal, tuples, subclasses...: the full check decides
-            return False
-        if allowed is not None and kind not in allowed and not (
-                kind == "integer" and "number" in allowed):
-            return False
-        # enum: only the unambiguous cases (1 == True in Python, not in JSON)
-        if enum is not None and (not (v is None or isinstance(v, str)) or not any(
-                type(e) is type(v) and e == v for e in enum)):
-            return False
-        if kind == "string" and ((max_len is not None and len(v) > max_len) or len(v) < min_len
-                                 or (pattern is not None and not pattern.search(v))):
-            return False
-        if kind in ("integer", "number") and ((minimum is not None and v < minimum)
-                                              or (maximum is not None and v > maximum)):
-            return False
-        if "format" in sub and checker is not None and not checker.conforms(v, sub["format"]):
-            return False
-        if item_accept is not None and kind == "array":
-            return all(item_accept(x) for x in v)
-        return True
-
-    return accept
+    fmt = _format_test(validator.format_checker, sub["format"]) if "format" in sub else None
+    consts: dict[str, Any] = {
+        "ENUM": frozenset(e for e in enum or () if type(e) is str and not _unstorable(e)),
+        "PATTERN": re.compile(sub["pattern"]) if "pattern" in sub else None,
+        "FMT": fmt, "ITEM": item_accept, "isfinite": math.isfinite, "utf8_ok": _utf8_ok,
+        "unstorable": _unstorable}
+    # enum: only the unambiguous members (1 == True in Python, not in JSON): str and null
+    null_ok = "null" in types and (enum is None or None in enum)
+    null_ret = "False" if not null_ok else "True" if fmt is None else "FMT(v)"
+    lines = ["def accept(v):", "    if v is None:", f"        return {null_ret}", "    t = type(v)"]
+    if "string" in types:
+        lines += ["    if t is str:"]
+        if enum is not None:  # its members are storable, so the scan below can be skipped
+            lines += ["        if v not in ENUM:", "            return False"]
+        else:
+            lines += ["        if '\\x00' in v or not (v.isascii() or utf8_ok(v)):",
+                      "            return False"]
+        if "maxLength" in sub:
+            lines += [f"        if len(v) > {int(sub['maxLength'])}:", "            return False"]
+        if sub.get("minLength", 0):
+            lines += [f"        if len(v) < {int(sub['minLength'])}:", "            return False"]
+        if "pattern" in sub:
+            lines += ["        if PATTERN.search(v) is None:", "            return False"]
+        lines += ["        return True" if fmt is None else "        return FMT(v)"]
+    bounds = []
+    if "minimum" in sub:
+        bounds.append(f"v < {sub['minimum']!r}")
+    if "maximum" in sub:
+        bounds.append(f"v > {sub['maximum']!r}")
+    numeric = ("integer" in types or "number" in types) and enum is None
+    for kind, pytype, extra in (("integer", "int", ""), ("number", "float", " or not isfinite(v)")):
+        if numeric and (kind in types or (kind == "integer" and "number" in types)):
+            cond = " or ".join(bounds) + extra if bounds else extra.removeprefix(" or ")
+            lines += [f"    if t is {pytype}:"]
+            if cond:
+                lines += [f"        if {cond}:", "            return False"]
+            lines += ["        return True" if fmt is None else "        return FMT(v)"]
+    if "boolean" in types and enum is None:
+        lines += ["    if t is bool:", "        return True" if fmt is None else
+                  "        return FMT(v)"]
+    if "array" in types and enum is None:
+        check = " and all(ITEM(x) for x in v)" if item_accept is not None else ""
+        lines += ["    if t is list:", f"        return not unstorable(v){check}"
+                  + ("" if fmt is None else " and FMT(v)")]
+    if "object" in types and enum is None and fmt is None:
+        lines += ["    if t is dict:", "        return not unstorable(v)"]
+    lines += ["    return False"]  # Decimal, tuples, subclasses...: the full check decides
+    namespace = dict(consts)
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from numbers only
+    return cast(Callable[[Any], bool], namespace["accept"])
 
 
 @cache
-def _fast_accept(entity: str, partial: bool) -> Callable[[dict[str, Any]], bool] | None:
-    """A quick check that passes the common valid record, so only doubtful ones pay for the
-    full JSON Schema walk (which is also what words the messages). ``None``: the schema uses
-    keywords this does not know, and every record gets the full check."""
+def _fast_accept(entity: str, partial: bool) -> Callable[[Mapping[str, Any]], bool] | None:
+    """A quick check that passes the common valid, storable record, so only doubtful ones pay
+    for the storability scan and the full JSON Schema walk (which is also what words the
+    messages). ``None``: the schema uses keywords this does not know, and every record gets
+    the full check."""
     validator = _validator(entity, partial)
     schema: Mapping[str, Any] = _schema_for(entity, partial)
     known = {"type", "properties", "additionalProperties", "required", "anyOf"} | _ANNOTATIONS
@@ -200,21 +265,23 @@ def _fast_accept(entity: str, partial: bool) -> Callable[[dict[str, Any]], bool]
         if check is None:
             return None
         fields[name] = check
-    required = list(schema.get("required", ()))
+    required = frozenset(schema.get("required", ()))
     alternatives = []
     for alt in schema.get("anyOf", ()):
         if set(alt) != {"required"}:
             return None
-        alternatives.append(list(alt["required"]))
+        alternatives.append(frozenset(alt["required"]))
+    get = fields.get
 
-    def accept(instance: dict[str, Any]) -> bool:
+    def accept(instance: Mapping[str, Any]) -> bool:
         for name, value in instance.items():
-            check = fields.get(name)
+            check = get(name)
             if check is None or not check(value):
                 return False
-        if any(r not in instance for r in required):
+        keys = instance.keys()
+        if not keys >= required:
             return False
-        return not alternatives or any(all(r in instance for r in alt) for alt in alternatives)
+        return not alternatives or any(keys >= alt for alt in alternatives)
 
     return accept
 
@@ -295,14 +362,14 @@ def validate_entity(entity: str, values: Mapping[str, Any], *, partial: bool) ->
     Raises:
         KeyError: no such entity.
     """
+    accept = _fast_accept(entity, partial)
+    if accept is not None and accept(values):
+        return []  # valid and storable (the fast check refuses anything unstorable)
     broken = [f"{k}: contains NaN/infinity, a NUL character or broken Unicode (a lone "
               "surrogate), which no store can keep" for k, v in values.items() if _unstorable(v)]
     if broken:
         return broken
     instance = dict(values)
-    accept = _fast_accept(entity, partial)
-    if accept is not None and accept(instance):
-        return []
     validator = _validator(entity, partial)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
     return list(dict.fromkeys(_message(entity, e) for e in errors))

@@ -33,9 +33,9 @@ def blank(value: Any) -> bool:
 
 def same(a: Any, b: Any) -> bool:
     """Equal meaning: all blanks are one value."""
-    if blank(a) and blank(b):
+    if a == b:  # the common case (an unchanged field) first
         return True
-    return bool(a == b)
+    return blank(a) and blank(b)
 
 
 Equality = Mapping[str, Callable[[Any, Any], bool]]
@@ -55,9 +55,11 @@ def field_equality(match_keys: Sequence[Any], normalize: Callable[[str, Any], An
         for f, n in zip(key.fields, key.normalizers):
             if n in ("company", "text", "kana") and f not in out:
                 def eq(a: Any, b: Any, n: str = n) -> bool:
+                    if a == b:
+                        return True
                     if blank(a) or blank(b):
                         return blank(a) and blank(b)
-                    return bool(a == b or normalize(n, a) == normalize(n, b))
+                    return bool(normalize(n, a) == normalize(n, b))
                 out[f] = eq
     return out
 
@@ -118,22 +120,27 @@ def merge_inbound(
         equal: Per-field equivalence; plain :func:`same` for the others.
     """
     out = MergeOutcome()
+    if hub is None:  # a new hub record: everything the system has is accepted
+        out.baseline = {f: system.get(f) for f in fields}
+        out.hub_changes = {f: s for f, s in out.baseline.items()
+                           if not (s is None or s == "" or s == [])}  # not blank(s)
+        return out
     eqs = equal or {}
     base_map: Mapping[str, Any] = baseline if baseline is not None else {}
+    new_baseline = out.baseline
     for f in fields:
         s = system.get(f)
         b = base_map.get(f, _MISSING)
-        out.baseline[f] = b if b is not _MISSING else None
-        if hub is None:  # a new hub record: everything the system has is accepted
-            if not blank(s):
-                out.hub_changes[f] = s
-            out.baseline[f] = s
-            continue
+        if b is _MISSING:
+            new_baseline[f] = None
+        else:
+            new_baseline[f] = b
+            # every equivalence holds for equal values: the common unchanged field, early
+            if s == b or eqs.get(f, same)(s, b):
+                continue  # the system did not change this field
+        eq = eqs.get(f, same)
         h = hub.get(f)
         pol = policy(f)
-        eq = eqs.get(f, same)
-        if b is not _MISSING and eq(s, b):
-            continue  # the system did not change this field
         if eq(s, h):
             out.baseline[f] = s  # both sides already agree
             out.agreed.append(f)
@@ -190,22 +197,21 @@ def outbound_changes(
         baseline: The link's baseline, or None for a record the system does not have yet.
         held: Fields held by an open manual conflict of this mapping: not written.
     """
-    changes: dict[str, Any] = {}
+    get = hub.get
     if baseline is None:
-        for f in fields:
-            if not blank(hub.get(f)):
-                changes[f] = hub.get(f)
-        return changes
+        return {f: h for f in fields if not ((h := get(f)) is None or h == "" or h == [])}
+    changes: dict[str, Any] = {}
+    eqs = equal or {}
     for f in fields:
         if f in held:
             continue
-        h = hub.get(f)
+        h = get(f)
         b = baseline.get(f, _MISSING)
         if b is _MISSING:
             if not blank(h):
                 changes[f] = h
             continue
-        if (equal or {}).get(f, same)(h, b):
+        if h == b or eqs.get(f, same)(h, b):  # equal values first: every equivalence agrees
             continue
         if policy(f).kind in ("fill_if_blank", "write_once") and not blank(b):
             continue

@@ -24,7 +24,7 @@ from connectors.sdk.errors import (
 )
 from connectors.sdk.types import ErrorCategory, StreamSpec, WriteMode, WriteOp, WriteResult
 from renkei.clock import utcnow
-from renkei.engine.inbound import Inbound
+from renkei.engine.inbound import Inbound, old_objects_frozen
 from renkei.engine.lookups import resolve_lookups
 from renkei.engine.merge import field_equality, outbound_changes
 from renkei.engine.stats import FailureNote, MappingStats
@@ -108,7 +108,8 @@ class Outbound:
             carry: dict[WriteMode, list[PlannedWrite]] = {}
             try:
                 for i in range(0, len(ids), self.stream.write_batch_size * 4):
-                    self._process(ids[i:i + self.stream.write_batch_size * 4], carry)
+                    with old_objects_frozen():  # see inbound: full GC scans per chunk
+                        self._process(ids[i:i + self.stream.write_batch_size * 4], carry)
                 self._write_batches(carry, whole=True)  # the window's last partial batches
             except StopMapping:
                 return  # the window stays unconsumed; the next run retries it
@@ -125,7 +126,8 @@ class Outbound:
         carry: dict[WriteMode, list[PlannedWrite]] = {}
         try:
             for i in range(0, len(record_ids), self.stream.write_batch_size * 4):
-                self._process(record_ids[i:i + self.stream.write_batch_size * 4], carry)
+                with old_objects_frozen():
+                    self._process(record_ids[i:i + self.stream.write_batch_size * 4], carry)
             self._write_batches(carry, whole=True)
         except StopMapping:
             return

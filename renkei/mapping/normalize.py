@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -82,6 +83,9 @@ def company_name(text: str) -> str:
     return text
 
 
+# Match keys are pure functions of the text, and company names repeat across a company's
+# leads; the cache spares the per-character Unicode walk (~8 µs a name).
+@lru_cache(maxsize=16384)
 def company_key(text: str) -> str:
     """Matching key of a company name: legal forms dropped, no spaces or punctuation.
 
@@ -107,6 +111,7 @@ def email_key(text: str) -> str:
     return nfkc(text).strip().lower()
 
 
+@lru_cache(maxsize=16384)
 def kana_key(text: str) -> str:
     """Full-width katakana with no spaces."""
     return "".join(to_katakana(nfkc(text)).split())
