@@ -48,6 +48,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.core import json_response
 from sandbox.marketo.activities import ACTIVITY_TYPES, Activity
+from sandbox.marketo.endpoints import batch_input
 from sandbox.marketo.protocol import ApiError, ApiRequest, ok
 from sandbox.marketo.schema import EMAIL_RE, format_dt, parse_dt
 from sandbox.marketo.store import LeadStore
@@ -371,16 +372,7 @@ class CustomActivities:
 
 def add_activities(custom: CustomActivities, req: ApiRequest) -> Response:
     """``POST /rest/v1/activities/external.json``."""
-    body = req.body
-    if not isinstance(body, dict):
-        raise ApiError("609", "Invalid JSON")
-    inputs = body.get("input")
-    if not inputs:
-        raise ApiError("701", "input cannot be blank")
-    if not isinstance(inputs, list):
-        raise ApiError("1003", "input must be an array")
-    if len(inputs) > MAX_INPUT:
-        raise ApiError("1003", f"Batch size exceeded: at most {MAX_INPUT} activities")
+    _, inputs = batch_input(req, MAX_INPUT, "activities")
     return ok(custom.add(inputs))
 
 

@@ -30,6 +30,7 @@ from sandbox.marketo.store import LeadStore, UnsupportedFieldError
 __all__ = [
     "MAX_BATCH",
     "activity_types",
+    "batch_input",
     "delete_leads",
     "deleted_leads",
     "describe_leads",
@@ -147,8 +148,9 @@ def get_lead(store: LeadStore, req: ApiRequest, lead_id: str) -> Response:
     return ok([_project(record, names)] if record else [])
 
 
-def sync_leads(store: LeadStore, req: ApiRequest) -> Response:
-    """Sync Leads: ``POST /rest/v1/leads.json`` with a JSON body."""
+def batch_input(req: ApiRequest, limit: int, noun: str) -> tuple[dict[str, Any], list[Any]]:
+    """The JSON body of a batch write and its ``input`` list, refused as Marketo refuses it
+    (609 not JSON, 701 blank, 1003 not a list or over ``limit``)."""
     body = req.body
     if not isinstance(body, dict):
         raise ApiError("609", "Invalid JSON")
@@ -157,8 +159,14 @@ def sync_leads(store: LeadStore, req: ApiRequest) -> Response:
         raise ApiError("701", "input cannot be blank")
     if not isinstance(inputs, list):
         raise ApiError("1003", "input must be an array")
-    if len(inputs) > MAX_BATCH:
-        raise ApiError("1003", f"Batch size exceeded: at most {MAX_BATCH} records")
+    if len(inputs) > limit:
+        raise ApiError("1003", f"Batch size exceeded: at most {limit} {noun}")
+    return body, inputs
+
+
+def sync_leads(store: LeadStore, req: ApiRequest) -> Response:
+    """Sync Leads: ``POST /rest/v1/leads.json`` with a JSON body."""
+    body, inputs = batch_input(req, MAX_BATCH, "records")
     action = body.get("action") or "createOrUpdate"
     if action not in _ACTIONS:
         raise ApiError("1003", f"Invalid action '{action}'")

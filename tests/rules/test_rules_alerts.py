@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from renkei.clock import utcnow
@@ -12,7 +9,7 @@ from renkei.rules import RuleSet
 from renkei.rules.alerts import shift
 from renkei.store import Store
 
-from .support import NOW, add, alerts, apply_leads, changes_of, lead, load, sqlite_store
+from .support import NOW, add, alerts, apply_leads, changes_of, lead, load
 
 OWNERS = """\
     kind: owners
@@ -36,12 +33,6 @@ ROUTING = """\
         when: {prefecture: 神奈川県}
         assign: {team: 東日本営業, owner: suzuki}
     """
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with sqlite_store(tmp_path) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from renkei.rules import RuleSet, explain_route, reroute
 from renkei.store import Store
 
-from .support import NOW, add, apply_leads, changes_of, lead, load, sqlite_store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with sqlite_store(tmp_path) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    return load(tmp_path_factory.mktemp("rules"))
-
+from .support import NOW, add, apply_leads, changes_of, lead
 
 SEMINAR = {"email": "taro@sakura.co.jp", "last_name": "山田", "first_name": "太郎",
            "company": "株式会社ミドリ", "lead_source": "seminar", "lifecycle_stage": "lead",

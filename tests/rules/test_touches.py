@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from renkei.rules import RuleSet
 from renkei.store import Store
 
-from .support import NOW, add, changes_of, lead, load, sqlite_store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with sqlite_store(tmp_path) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    return load(tmp_path_factory.mktemp("rules"))
-
+from .support import NOW, add, changes_of, lead
 
 # An exhibition lead: the seminar rule wants behaviour 30, which she does not have.
 EXHIBITION = {"email": "hana@midori.co.jp", "last_name": "花", "company": "株式会社ミドリ",
