@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import gc
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,12 +22,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from simple_salesforce.api import Salesforce
 
 from sandbox.core.server import EmulatorServer
 from sandbox.core.tls import TLSFiles, make_tls
 from sandbox.salesforce.app import SalesforceEmulator, SalesforceSettings
 
-__all__ = ["RedirectAdapter", "redirecting_session", "running_emulator"]
+__all__ = ["RedirectAdapter", "logged_in", "redirecting_session", "running_emulator"]
 
 
 class RedirectAdapter(HTTPAdapter):
@@ -67,3 +70,23 @@ def running_emulator(settings: SalesforceSettings, workdir: Path, *,
     emulator = SalesforceEmulator(settings)
     with EmulatorServer(emulator.asgi(), name="salesforce", port=0, tls=files) as server:
         yield emulator, server, files
+
+
+@contextmanager
+def logged_in(settings: SalesforceSettings, workdir: Path
+              ) -> Iterator[tuple[SalesforceEmulator, Salesforce]]:
+    """A fresh emulator and simple-salesforce logged in to it (username, password and
+    security token), unchanged but for the redirecting session, for the ``with`` block."""
+    with running_emulator(settings, workdir) as (emulator, server, tls):
+        session = redirecting_session(server.url, tls.ca_path)
+        creds = emulator.settings.credentials
+        sf = Salesforce(username=creds.username, password=creds.password,
+                        security_token=creds.security_token, session=session)
+        try:
+            yield emulator, sf
+        finally:
+            # Responses kept alive by reference cycles hold their sockets: close them
+            # before the server stops, or asyncio reports unclosed transports.
+            gc.collect()
+            session.close()
+            time.sleep(0.05)

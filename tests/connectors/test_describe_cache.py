@@ -254,6 +254,17 @@ def _sf_describes(emu: SalesforceEmulator) -> int:
     return sum(1 for c in emu.calls.list() if c.path.endswith("/describe/"))
 
 
+def _cached_lead_describe(salesforce: tuple[SalesforceEmulator, str], tls: TLSFiles,
+                          cache: SchemaCache, backend: KeyedCache) -> tuple[str, Any]:
+    """Describe Lead once through ``cache``; its key in ``backend`` and the stored entry."""
+    with _salesforce(salesforce, tls, cache) as sf:
+        sf.stream("Lead")
+    [key] = [k for k in backend.keys if k.endswith(":Lead")]
+    stored = backend.get(key)
+    assert stored is not None
+    return key, stored
+
+
 def test_salesforce_describes_each_object_once_across_runs(
         salesforce: tuple[SalesforceEmulator, str], tls: TLSFiles, tmp_path: Path) -> None:
     emu, _ = salesforce
@@ -274,11 +285,7 @@ def test_salesforce_damaged_or_forgotten_entry_is_described_again(
     emu, _ = salesforce
     backend = KeyedCache()
     cache = SchemaCache(backend)
-    with _salesforce(salesforce, tls, cache) as sf:
-        sf.stream("Lead")
-    [key] = [k for k in backend.keys if k.endswith(":Lead")]
-    stored = backend.get(key)
-    assert stored is not None
+    key, stored = _cached_lead_describe(salesforce, tls, cache, backend)
     backend.put(key, {"name": "Lead"}, stored[0])  # no field list
     with _salesforce(salesforce, tls, cache) as sf:
         assert "Email" in sf.stream("Lead").fields
@@ -325,11 +332,7 @@ def test_salesforce_field_deleted_since_the_describe_was_cached_is_described_aga
     emu, _ = salesforce
     backend = KeyedCache()
     cache = SchemaCache(backend)
-    with _salesforce(salesforce, tls, cache) as sf:
-        sf.stream("Lead")
-    [key] = [k for k in backend.keys if k.endswith(":Lead")]
-    stored = backend.get(key)
-    assert stored is not None
+    key, stored = _cached_lead_describe(salesforce, tls, cache, backend)
     # The cached describe still lists a field an admin has deleted from the org since.
     describe = dict(stored[1])
     describe["fields"] = [*describe["fields"], {**describe["fields"][-1], "name": "Gone__c"}]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gc
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -14,23 +13,16 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
 from sandbox.salesforce.schema import LOSS_REASONS
-from sandbox.salesforce.testing import redirecting_session, running_emulator
+from sandbox.salesforce.testing import logged_in
 
 SIZE = 400  # 100 contacts, 50 opportunities
 
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SalesforceEmulator, Salesforce]]:
-    with running_emulator(SalesforceSettings(size=SIZE, seed=3),
-                          tmp_path_factory.mktemp("sf-opps")) as (emulator, server, tls):
-        session = redirecting_session(server.url, tls.ca_path)
-        creds = emulator.settings.credentials
-        sf = Salesforce(username=creds.username, password=creds.password,
-                        security_token=creds.security_token, session=session)
-        yield emulator, sf
-        gc.collect()
-        session.close()
-        time.sleep(0.05)
+    with logged_in(SalesforceSettings(size=SIZE, seed=3),
+                   tmp_path_factory.mktemp("sf-opps")) as org:
+        yield org
 
 
 def _all(sf: Salesforce, soql: str) -> list[dict[str, object]]:

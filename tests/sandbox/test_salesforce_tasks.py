@@ -3,7 +3,6 @@ upserts by the external id, WhoId refused as Salesforce refuses it, SOQL over Ta
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Iterator
 from typing import Any, cast
@@ -14,7 +13,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
 
 from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
-from sandbox.salesforce.testing import redirecting_session, running_emulator
+from sandbox.salesforce.testing import logged_in
 
 SIZE = 100  # leads; every twentieth seeded lead (index 19, 39, ...) is converted
 UPSERT = "composite/sobjects/Task/Renkei_Id__c"
@@ -24,16 +23,9 @@ Org = tuple[SalesforceEmulator, Salesforce]
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    with running_emulator(SalesforceSettings(size=SIZE, seed=5),
-                          tmp_path_factory.mktemp("sf-tasks")) as (emulator, server, tls):
-        session = redirecting_session(server.url, tls.ca_path)
-        creds = emulator.settings.credentials
-        sf = Salesforce(username=creds.username, password=creds.password,
-                        security_token=creds.security_token, session=session)
-        yield emulator, sf
-        gc.collect()
-        session.close()
-        time.sleep(0.05)
+    with logged_in(SalesforceSettings(size=SIZE, seed=5),
+                   tmp_path_factory.mktemp("sf-tasks")) as org:
+        yield org
 
 
 def _lead(emulator: SalesforceEmulator, index: int) -> dict[str, Any]:
