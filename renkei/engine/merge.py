@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Protocol
+
+from renkei.store.repos import ALL_FIELDS
 
 
 class Policy(Protocol):
@@ -92,6 +95,7 @@ class MergeOutcome:
 
 
 _MISSING = object()
+_BLANKS: tuple[Any, ...] = (None, "", [])
 
 
 def merge_inbound(
@@ -116,29 +120,30 @@ def merge_inbound(
         system_modified: The system record's own modification time (canonical UTC) or None.
         baseline: The link's baseline, or None when the record is not linked yet.
         hub: The hub record's data, or None when the hub record is new.
-        hub_meta: Per hub field ``[source, source modification time]``.
+        hub_meta: Per hub field ``[source, source modification time]`` (``ALL_FIELDS``: for
+            the fields without an entry of their own).
         equal: Per-field equivalence; plain :func:`same` for the others.
     """
     out = MergeOutcome()
+    sget = system.get
     if hub is None:  # a new hub record: everything the system has is accepted
-        out.baseline = {f: system.get(f) for f in fields}
-        out.hub_changes = {f: s for f, s in out.baseline.items()
-                           if not (s is None or s == "" or s == [])}  # not blank(s)
+        out.baseline = dict(zip(fields, map(sget, fields)))
+        # not blank(s): ``in`` compares by identity, then ==, as blank() does
+        out.hub_changes = {f: s for f, s in out.baseline.items() if s not in _BLANKS}
         return out
     eqs = equal or {}
     base_map: Mapping[str, Any] = baseline if baseline is not None else {}
-    new_baseline = out.baseline
-    for f in fields:
-        s = system.get(f)
-        b = base_map.get(f, _MISSING)
-        if b is _MISSING:
-            new_baseline[f] = None
-        else:
-            new_baseline[f] = b
-            # every equivalence holds for equal values: the common unchanged field, early
-            if s == b or eqs.get(f, same)(s, b):
-                continue  # the system did not change this field
+    bget = base_map.get
+    # The baseline carries over (None where it had no value); only the fields whose system
+    # value differs from it go through the loop: one or two of thirty, usually.
+    out.baseline = dict(zip(fields, map(bget, fields)))
+    moved = [(f, s, b) for f, s, b in zip(fields, map(sget, fields),
+                                          map(bget, fields, repeat(_MISSING))) if s != b]
+    for f, s, b in moved:
         eq = eqs.get(f, same)
+        # every equivalence holds for equal values, so only the unequal ones get here
+        if b is not _MISSING and eq(s, b):
+            continue  # the system did not change this field
         h = hub.get(f)
         pol = policy(f)
         if eq(s, h):
@@ -168,7 +173,7 @@ def merge_inbound(
                 out.hub_changes[f] = s
                 out.baseline[f] = s
         elif pol.kind == "newest_wins":
-            meta = hub_meta.get(f)
+            meta = hub_meta.get(f) or hub_meta.get(ALL_FIELDS)  # h is not blank: in the hub
             hub_time = meta[1] if meta and len(meta) > 1 else None
             if system_modified is not None and (hub_time is None or system_modified > hub_time):
                 out.hub_changes[f] = s
@@ -199,19 +204,20 @@ def outbound_changes(
     """
     get = hub.get
     if baseline is None:
-        return {f: h for f in fields if not ((h := get(f)) is None or h == "" or h == [])}
+        return {f: h for f, h in zip(fields, map(get, fields)) if h not in _BLANKS}
     changes: dict[str, Any] = {}
     eqs = equal or {}
-    for f in fields:
+    # equal values leave first, in one pass (every equivalence agrees with ==)
+    moved = [(f, h, b) for f, h, b in zip(fields, map(get, fields),
+                                          map(baseline.get, fields, repeat(_MISSING))) if h != b]
+    for f, h, b in moved:
         if f in held:
             continue
-        h = get(f)
-        b = baseline.get(f, _MISSING)
         if b is _MISSING:
             if not blank(h):
                 changes[f] = h
             continue
-        if h == b or eqs.get(f, same)(h, b):  # equal values first: every equivalence agrees
+        if eqs.get(f, same)(h, b):
             continue
         if policy(f).kind in ("fill_if_blank", "write_once") and not blank(b):
             continue

@@ -84,7 +84,7 @@ def change_trigger(rule: AlertRule, lead: HubRecord) -> str:
         if test.op == "crossed":
             parts.append(f"{name}>={value_key(test.operand)}")
             continue
-        meta = lead.field_meta.get(name) or []
+        meta = lead.source(name) or []
         at = meta[1] if len(meta) > 1 else ""
         parts.append(f"{name}={value_key(lead.data.get(name))}@{at}")
     return "change:" + ";".join(sorted(parts))

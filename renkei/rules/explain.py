@@ -88,12 +88,12 @@ def explain_route(rules: RuleSet, tx: Tx, email: str) -> Explanation:
         if data.get("lifecycle_stage") not in rules.routing.route_stages:
             lines.append(f"note: stage {data.get('lifecycle_stage') or '—'} is not routed "
                          f"(route_stages: {', '.join(sorted(rules.routing.route_stages))})")
-        elif (lead.field_meta.get("owner") or [None])[0] == SOURCE:
+        elif (lead.source("owner") or [None])[0] == SOURCE:
             lines.append(f"note: already routed to {data.get('owner')} by the rules; routing "
                          "runs once per lead (renkei route --reroute to route it again)")
         else:
             lines.append(f"note: owned by {data.get('owner')}, set in "
-                         f"{(lead.field_meta.get('owner') or ['a system'])[0]}: routing never "
+                         f"{(lead.source('owner') or ['a system'])[0]}: routing never "
                          "replaces an owner sales set (renkei route --reroute to route it again)")
     return Explanation(lead, lines)
 

@@ -31,6 +31,7 @@ from renkei.store.inbox import Inbox, InboxEvent, StoredEvent
 from renkei.store.locks import Locks
 from renkei.store.pending import PendingCreates
 from renkei.store.repos import (
+    ALL_FIELDS,
     Cursors,
     DeadLetter,
     DeadLetters,
@@ -79,6 +80,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # 64 MiB of page cache (the default is 2 MiB): the indexes that identity and link lookups
+    # walk (match keys, links by system id) stop fitting in 2 MiB beyond ~10k records.
+    cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
 
@@ -191,6 +195,7 @@ def _schema_version(conn: Connection) -> int | None:
 
 
 __all__ = [
+    "ALL_FIELDS",
     "Conflict",
     "Cursors",
     "DeadLetter",

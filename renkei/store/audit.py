@@ -61,11 +61,13 @@ class Conflicts:
         """(record id, field) pairs held by an open conflict of this mapping."""
         ids = sorted(set(record_ids))
         out: set[tuple[int, str]] = set()
-        for i in range(0, len(ids), 900):
-            rows = self.conn.execute(select(t.conflicts.c.record_id, t.conflicts.c.field).where(and_(
-                t.conflicts.c.mapping == mapping, t.conflicts.c.status == "open",
-                t.conflicts.c.record_id.in_(ids[i:i + 900]))))
-            out.update((r.record_id, r.field) for r in rows)
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        for i in range(0, len(ids), 900):  # once per page: driver SQL, no statement compiling
+            chunk = ids[i:i + 900]
+            out.update((rid, f) for rid, f in self.conn.exec_driver_sql(
+                f"SELECT record_id, field FROM conflicts WHERE mapping = {mark} AND status = "
+                f"'open' AND record_id IN ({', '.join([mark] * len(chunk))})",
+                (mapping, *chunk)).fetchall())
         return out
 
     def hold(self, items: Sequence[NewConflict]) -> int:
@@ -74,12 +76,16 @@ class Conflicts:
             return 0
         now = utcnow()
         existing: dict[tuple[int, str, str], int] = {}
-        for c in items:
-            row = self.conn.execute(select(t.conflicts.c.id).where(and_(
-                t.conflicts.c.record_id == c.record_id, t.conflicts.c.field == c.field,
-                t.conflicts.c.mapping == c.mapping))).first()
-            if row:
-                existing[(c.record_id, c.field, c.mapping)] = row.id
+        wanted = {(c.record_id, c.field, c.mapping) for c in items}
+        ids = sorted({c.record_id for c in items})
+        for i in range(0, len(ids), 900):  # one query per 900 records, not one per conflict
+            for row in self.conn.execute(
+                    select(t.conflicts.c.id, t.conflicts.c.record_id, t.conflicts.c.field,
+                           t.conflicts.c.mapping)
+                    .where(t.conflicts.c.record_id.in_(ids[i:i + 900]))):
+                key = (row.record_id, row.field, row.mapping)
+                if key in wanted:
+                    existing[key] = row.id
         new = [c for c in items if (c.record_id, c.field, c.mapping) not in existing]
         if new:
             self.conn.execute(insert(t.conflicts), [

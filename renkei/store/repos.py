@@ -22,6 +22,11 @@ from renkei.store import schema as t
 
 JSONDict = dict[str, Any]
 
+ALL_FIELDS = "*"
+"""``field_meta`` key whose ``[source, modified]`` stands for every field of the record that
+has no entry of its own: a record created from one system record at one time stores one
+pair, not one per field (no entity field can be called ``*``)."""
+
 
 def _chunks(items: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
@@ -70,6 +75,14 @@ class HubRecord:
     field_meta: dict[str, list[Any]]
     version: int = 1
 
+    def source(self, field: str) -> list[Any] | None:
+        """``[source, source modification time]`` of the field's current value: its own
+        entry, else the record-wide one (:data:`ALL_FIELDS`) for a field the record holds."""
+        own = self.field_meta.get(field)
+        if own is not None or field not in self.data:
+            return own
+        return self.field_meta.get(ALL_FIELDS)
+
 
 @dataclass
 class Link:
@@ -114,18 +127,18 @@ class Records:
             return []
         now = utcnow()
         if self.conn.dialect.name == "sqlite":
-            # SQLAlchemy sends SQLite one INSERT per row here too (RETURNING ids in order);
-            # the driver's own cursor does the same without the per-row overhead.
-            cur = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            ids: list[int] = []
-            try:
-                for data, meta in items:
-                    cur.execute("INSERT INTO records (entity, data, field_meta, version, "
-                                "created_at, updated_at, deleted) VALUES (?, ?, ?, 1, ?, ?, 0)",
-                                (entity, codec.dumps(data), codec.dumps(meta), now, now))
-                    ids.append(cur.lastrowid)
-            finally:
-                cur.close()
+            # SQLAlchemy sends SQLite one INSERT per row here (RETURNING ids in order). Every
+            # SQLite transaction of the store holds the write lock from its BEGIN IMMEDIATE,
+            # so the ids SQLite would pick (max + 1 onwards) can be given in one executemany.
+            (top,) = self.conn.exec_driver_sql(
+                "SELECT COALESCE(MAX(id), 0) FROM records").fetchone()  # type: ignore[misc]
+            ids = list(range(top + 1, top + 1 + len(items)))
+            dumps = codec.dumps
+            self.conn.exec_driver_sql(
+                "INSERT INTO records (id, entity, data, field_meta, version, created_at, "
+                "updated_at, deleted) VALUES (?, ?, ?, ?, 1, ?, ?, 0)",
+                [(rid, entity, dumps(data), dumps(meta), now, now)
+                 for rid, (data, meta) in zip(ids, items)])
             return ids
         rows = [{"entity": entity, "data": data, "field_meta": dict(meta), "version": 1,
                  "created_at": now, "updated_at": now, "deleted": False} for data, meta in items]
@@ -166,15 +179,15 @@ class MatchKeys:
         for name, value in pairs:
             by_name[name].add(value)
         out: dict[tuple[str, str], list[int]] = defaultdict(list)
+        p = _marks(self.conn, 1)
         for name, values in by_name.items():
-            for chunk in _chunks(sorted(values)):
-                rows = self.conn.execute(
-                    select(t.match_keys.c.key_value, t.match_keys.c.record_id)
-                    .where(and_(t.match_keys.c.entity == entity, t.match_keys.c.key_name == name,
-                                t.match_keys.c.key_value.in_(chunk)))
-                    .order_by(t.match_keys.c.record_id))
-                for r in rows:
-                    out[(name, r.key_value)].append(r.record_id)
+            for chunk in _chunks(sorted(values)):  # once per page: driver SQL
+                rows = self.conn.exec_driver_sql(
+                    f"SELECT key_value, record_id FROM match_keys WHERE entity = {p} AND "
+                    f"key_name = {p} AND key_value IN ({_marks(self.conn, len(chunk))}) "
+                    "ORDER BY record_id", (entity, name, *chunk)).fetchall()
+                for value, rid in rows:
+                    out[(name, value)].append(rid)
         return out
 
     def replace(self, entity: str, keys: Mapping[int, Sequence[tuple[str, str]]], *,
@@ -247,9 +260,11 @@ class Links:
     def linked_record_ids(self, mapping: str, record_ids: Iterable[int]) -> set[int]:
         """Those of ``record_ids`` that a link of ``mapping`` points to (no baselines read)."""
         out: set[int] = set()
+        p = _marks(self.conn, 1)
         for chunk in _chunks(sorted(set(record_ids))):
-            out.update(self.conn.execute(select(t.links.c.record_id).where(and_(
-                t.links.c.mapping == mapping, t.links.c.record_id.in_(chunk)))).scalars())
+            out.update(rid for (rid,) in self.conn.exec_driver_sql(
+                f"SELECT record_id FROM links WHERE mapping = {p} AND record_id IN "
+                f"({_marks(self.conn, len(chunk))})", (mapping, *chunk)).fetchall())
         return out
 
     def insert_many(self, links: Sequence[Link]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
@@ -122,6 +123,24 @@ def test_newest_wins_uses_the_source_modification_time(tmp_path: Path, store: St
     w.sync()
     assert w.hub()[0]["company"] == "MA社"
     assert w.crm.records[crm_id]["Company"] == "MA社"
+    w.close()
+
+
+def test_newest_wins_at_a_first_meeting_uses_the_time_the_hub_value_came_with(
+        tmp_path: Path, store: Store) -> None:
+    # crm is read first: the hub record is created from it with one record-wide source
+    # time (not one per field); the ma record, edited before it and meeting it for the
+    # first time, must lose the company conflict.
+    w = make_world(tmp_path, store)
+    ma_id = w.ma.create({"email": "hana@example.co.jp", "last_name": "花子", "company": "旧社名"})
+    w.crm.create({"Email": "hana@example.co.jp", "LastName": "花子", "Company": "新社名"})
+    w.sync()
+    assert w.hub()[0]["company"] == "新社名"
+    assert w.ma.records[ma_id]["company"] == "新社名"
+    with store.transaction() as tx:
+        [rec] = tx.records.page("lead")
+    assert rec.source("company") == rec.source("last_name") == ["crm-leads", ANY]
+    assert rec.source("phone") is None  # a field the record does not hold has no source
     w.close()
 
 

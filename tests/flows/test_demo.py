@@ -37,7 +37,7 @@ def test_demo_scenario_record_by_record(prefect_server: None, tmp_path: Path) ->
             activity_emails = {str(r.data.get("email")) for r in
                                tx.records.page("activity", limit=100_000) if r.data.get("email")}
             # People only the webinar or the video host knew were captured as new leads.
-            captured = [r for r in leads if r.field_meta.get("email", [None])[0] == "rules"]
+            captured = [r for r in leads if (r.source("email") or [None])[0] == "rules"]
             assert captured and {r.data["email"] for r in captured} <= activity_emails
             assert {r.data["lead_source"] for r in captured} <= {"webinar", "on_demand_seminar"}
             assert len(leads) == 2000 + 500 - 200 + 1 + len(captured)
