@@ -16,6 +16,7 @@ from connectors.sdk import (
     ProtocolError,
     RateLimitedError,
     VendorUnavailableError,
+    json_body,
     parse_retry_after,
 )
 
@@ -34,7 +35,7 @@ def vendor_error(response: httpx.Response) -> tuple[str | None, str]:
         ('BAD_REQUEST', 'no')
     """
     try:
-        data = response.json()
+        data = json_body(response)
     except ValueError:
         return None, f"HTTP {response.status_code} without a JSON body"
     first = data[0] if isinstance(data, list) and data else data

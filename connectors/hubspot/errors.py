@@ -23,6 +23,7 @@ from connectors.sdk import (
     RateLimitedError,
     RecordError,
     VendorUnavailableError,
+    json_body,
     parse_retry_after,
 )
 
@@ -31,7 +32,7 @@ __all__ = ["HubSpotClassifier", "input_error"]
 
 def _body(response: httpx.Response) -> dict[str, Any]:
     try:
-        data = response.json()
+        data = json_body(response)
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

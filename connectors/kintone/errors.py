@@ -43,6 +43,7 @@ from connectors.sdk import (
     RateLimitedError,
     RecordError,
     VendorUnavailableError,
+    json_body,
     parse_retry_after,
 )
 
@@ -92,7 +93,7 @@ class KintoneApiError(ProtocolError):
 
 def _body(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = json_body(response)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}

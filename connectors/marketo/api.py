@@ -35,6 +35,7 @@ from connectors.sdk import (
     Secret,
     TokenAuth,
     VendorUnavailableError,
+    json_body,
     reveal,
 )
 from connectors.sdk.limits import AccountLimiter
@@ -49,7 +50,7 @@ def _is_expired(response: httpx.Response) -> bool:
     if response.status_code != 200 or not response.content.startswith(b"{"):
         return False
     try:
-        failure = vendor_error(response.json())
+        failure = vendor_error(json_body(response))
     except ValueError:
         return False
     return failure is not None and failure[0] in TOKEN_CODES

@@ -23,6 +23,7 @@ from connectors.sdk import (
     RecordError,
     TokenExpiredError,
     VendorUnavailableError,
+    json_body,
     parse_retry_after,
 )
 
@@ -72,7 +73,7 @@ class MarketoClassifier:
         if status != 200 or not response.content.startswith(b"{"):
             return None  # the SDK's status rules apply
         try:
-            failure = vendor_error(response.json())
+            failure = vendor_error(json_body(response))
         except ValueError:
             return None
         if failure is None:

@@ -25,7 +25,13 @@ from connectors.sdk.errors import (
     TokenExpiredError,
     VendorUnavailableError,
 )
-from connectors.sdk.http import HttpClient, TokenAuth, default_classify, parse_retry_after
+from connectors.sdk.http import (
+    HttpClient,
+    TokenAuth,
+    default_classify,
+    json_body,
+    parse_retry_after,
+)
 from connectors.sdk.ledger import ApiCall, Ledger, MemoryLedger
 from connectors.sdk.limits import AccountLimiter, RatePolicy, limiter_for
 from connectors.sdk.retry import NotSentError, RetryPolicy, call_with_retries
@@ -72,6 +78,7 @@ __all__ = [
     "WriteResult",
     "call_with_retries",
     "default_classify",
+    "json_body",
     "limiter_for",
     "parse_retry_after",
     "reveal",
