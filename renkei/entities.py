@@ -131,54 +131,36 @@ _ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comme
 _FIELD_KEYWORDS = frozenset({"type", "enum", "maxLength", "minLength", "pattern", "minimum",
                              "maximum", "format", "items"}) | _ANNOTATIONS
 _KINDS = {"null", "boolean", "integer", "number", "string", "array", "object"}
+_FIELDS_KEPT = 2048
+"""Field checks compiled for key orders, per entity and mode (~0.3 KB each); records in
+further key orders take the loop."""
 
 
-# A strict subset of RFC 3339 date-times (what jsonschema's "date-time" format accepts).
-_SURE_DATETIME = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3])"
-                            r":[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)",
-                            re.ASCII)
+# A strict subset of RFC 3339 date-times (what jsonschema's "date-time" format accepts): every
+# day of every month but February 29 (leap years), no year 0000, no leap second.
+_SURE_DATETIME = re.compile(r"(?!0000)\d{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"
+                            r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+                            r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+                            r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)", re.ASCII)
 
 
-def _utf8_ok(v: str) -> bool:
+def _conforms(func: Callable[[Any], Any], value: Any) -> bool:
     try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
+        return bool(func(value))
+    except Exception:  # noqa: BLE001 - the full check raises or reports it
         return False
-    return True
 
 
-def _format_test(checker: FormatChecker | None, fmt: str) -> Callable[[Any], bool] | None:
-    """``checker.conforms(v, fmt)`` without its per-call lookups; any doubt is False (the
-    full check then decides, and words the message)."""
-    if checker is None or fmt not in checker.checkers:
-        return None
-    func, _raises = checker.checkers[fmt]
+def _field_block(validator: Draft202012Validator, sub: Mapping[str, Any], v: str, c: str,
+                 consts: dict[str, Any]) -> list[str] | None:
+    """Source lines that ``return False`` (or raise) unless the value in variable ``v`` surely
+    passes the field schema ``sub`` and is storable (see :func:`_unstorable`); None: keywords
+    it does not know.
 
-    def test(v: Any) -> bool:
-        try:
-            return bool(func(v))
-        except Exception:  # noqa: BLE001 - the full check raises or reports it
-            return False
-    if fmt != "date-time":
-        return test
-
-    def datetime_test(v: Any) -> bool:
-        # The hub's canonical timestamps in one regex (days 1-28 exist in every month, year
-        # 0000 does not); anything else asks the checker (lower-case t/z, days 29-31, ...).
-        if type(v) is str and _SURE_DATETIME.fullmatch(v) is not None and v[:4] != "0000":
-            return True
-        return test(v)
-    return datetime_test
-
-
-def _field_accept(validator: Draft202012Validator, sub: Mapping[str, Any],
-                  ) -> Callable[[Any], bool] | None:
-    """A check compiled for one field schema: True only where the full check surely finds no
-    error and the value is storable (see :func:`_unstorable`); None: keywords it does not know.
-
-    The check is generated as Python source with only the branches this field needs (a
-    nullable string with a maxLength is three comparisons), the schema's values passed in as
-    constants, never as text.
+    Only the branches the field needs are generated (a nullable string with a maxLength is
+    one line). The schema's values go into ``consts`` under names ending in ``c``; only plain
+    numbers are written into the source. A format's answer for null and booleans does not
+    depend on the value beyond that, so it is asked here, once.
     """
     keys = {k for k in sub if not k.startswith("x-")}
     if not keys <= _FIELD_KEYWORDS:
@@ -195,56 +177,111 @@ def _field_accept(validator: Draft202012Validator, sub: Mapping[str, Any],
     if any(type(n) not in (int, float) or not math.isfinite(n) for n in numbers):
         return None  # only plain numbers are written into the generated source
     enum = sub.get("enum")
-    fmt = _format_test(validator.format_checker, sub["format"]) if "format" in sub else None
-    consts: dict[str, Any] = {
-        "ENUM": frozenset(e for e in enum or () if type(e) is str and not _unstorable(e)),
-        "PATTERN": re.compile(sub["pattern"]) if "pattern" in sub else None,
-        "FMT": fmt, "ITEM": item_accept, "isfinite": math.isfinite, "utf8_ok": _utf8_ok,
-        "unstorable": _unstorable}
-    # enum: only the unambiguous members (1 == True in Python, not in JSON): str and null
-    null_ok = "null" in types and (enum is None or None in enum)
-    null_ret = "False" if not null_ok else "True" if fmt is None else "FMT(v)"
-    lines = ["def accept(v):", "    if v is None:", f"        return {null_ret}", "    t = type(v)"]
+    checker = validator.format_checker
+    fmt = (checker.checkers[sub["format"]][0]  # bare: _compile's except refuses what raises
+           if checker is not None and isinstance(sub.get("format"), str)
+           and sub["format"] in checker.checkers else None)
+    consts.update({
+        f"ENUM_{c}": frozenset(e for e in enum or () if type(e) is str and not _unstorable(e)),
+        f"PATTERN_{c}": re.compile(sub["pattern"]).search if "pattern" in sub else None,
+        f"FMT_{c}": fmt, f"ITEM_{c}": item_accept})
+    fmt_fails = [] if fmt is None else [f"not FMT_{c}({v})"]
+    # Each branch: a Python type and the conditions that refuse a value of it. Of an enum only
+    # the unambiguous members count (1 == True in Python, not in JSON): strings and null.
+    branches: list[tuple[str, list[str]]] = []
     if "string" in types:
-        lines += ["    if t is str:"]
-        if enum is not None:  # its members are storable, so the scan below can be skipped
-            lines += ["        if v not in ENUM:", "            return False"]
-        else:
-            lines += ["        if '\\x00' in v or not (v.isascii() or utf8_ok(v)):",
-                      "            return False"]
+        # Enum members are storable. Other strings: a printable one has neither NUL nor a lone
+        # surrogate; the rest are asked (a lone surrogate makes encode raise).
+        fails = [f"{v} not in ENUM_{c}" if enum is not None
+                 else f"not {v}.isprintable() and ('\\x00' in {v} or not {v}.encode())"]
         if "maxLength" in sub:
-            lines += [f"        if len(v) > {int(sub['maxLength'])}:", "            return False"]
+            fails.append(f"len({v}) > {sub['maxLength']!r}")
         if sub.get("minLength", 0):
-            lines += [f"        if len(v) < {int(sub['minLength'])}:", "            return False"]
+            fails.append(f"len({v}) < {sub['minLength']!r}")
         if "pattern" in sub:
-            lines += ["        if PATTERN.search(v) is None:", "            return False"]
-        lines += ["        return True" if fmt is None else "        return FMT(v)"]
-    bounds = []
-    if "minimum" in sub:
-        bounds.append(f"v < {sub['minimum']!r}")
-    if "maximum" in sub:
-        bounds.append(f"v > {sub['maximum']!r}")
-    numeric = ("integer" in types or "number" in types) and enum is None
-    for kind, pytype, extra in (("integer", "int", ""), ("number", "float", " or not isfinite(v)")):
-        if numeric and (kind in types or (kind == "integer" and "number" in types)):
-            cond = " or ".join(bounds) + extra if bounds else extra.removeprefix(" or ")
-            lines += [f"    if t is {pytype}:"]
-            if cond:
-                lines += [f"        if {cond}:", "            return False"]
-            lines += ["        return True" if fmt is None else "        return FMT(v)"]
+            fails.append(f"PATTERN_{c}({v}) is None")
+        if sub.get("format") == "date-time" and fmt is not None:
+            fails.append(f"SURE_DT({v}) is None and not FMT_{c}({v})")  # canonical ones: regex
+        else:
+            fails += fmt_fails
+        branches.append(("str", fails))
+    bounds = [f"{v} < {sub['minimum']!r}"] if "minimum" in sub else []
+    bounds += [f"{v} > {sub['maximum']!r}"] if "maximum" in sub else []
+    if enum is None and types & {"integer", "number"}:
+        branches.append(("int", bounds + fmt_fails))
+        if "number" in types:
+            branches.append(("float", [f"not isfinite({v})", *bounds, *fmt_fails]))
     if "boolean" in types and enum is None:
-        lines += ["    if t is bool:", "        return True" if fmt is None else
-                  "        return FMT(v)"]
+        bool_ok = fmt is None or (_conforms(fmt, True) and _conforms(fmt, False))
+        branches.append(("bool", [] if bool_ok else fmt_fails))
     if "array" in types and enum is None:
-        check = " and all(ITEM(x) for x in v)" if item_accept is not None else ""
-        lines += ["    if t is list:", f"        return not unstorable(v){check}"
-                  + ("" if fmt is None else " and FMT(v)")]
+        each = [f"not all(map(ITEM_{c}, {v}))"] if item_accept is not None else []
+        branches.append(("list", [f"unstorable({v})", *each, *fmt_fails]))
     if "object" in types and enum is None and fmt is None:
-        lines += ["    if t is dict:", "        return not unstorable(v)"]
-    lines += ["    return False"]  # Decimal, tuples, subclasses...: the full check decides
-    namespace = dict(consts)
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from numbers only
-    return cast(Callable[[Any], bool], namespace["accept"])
+        branches.append(("dict", [f"unstorable({v})"]))
+    null_ok = ("null" in types and (enum is None or None in enum)
+               and (fmt is None or _conforms(fmt, None)))
+
+    def refuse(fails: list[str]) -> str:
+        return f"if {' or '.join(f'({f})' for f in fails)}: return False" if fails else "pass"
+    if len(branches) == 1 and null_ok:  # the common case in one line
+        pytype, fails = branches[0]
+        return [refuse([f"{v} is not None and (type({v}) is not {pytype}"
+                        + "".join(f" or ({f})" for f in fails) + ")"])]
+    lines = [f"if {v} is None:", f"    {refuse([] if null_ok else ['True'])}"]
+    for pytype, fails in branches:  # Decimal, tuples, subclasses...: the full check decides
+        lines += [f"elif type({v}) is {pytype}:", f"    {refuse(fails)}"]
+    return [*lines, "else:", "    return False"]
+
+
+def _compile(params: list[str], lines: list[str], consts: dict[str, Any]) -> Callable[..., bool]:
+    """``def accept(*params)`` running ``lines`` with ``consts`` as its globals: True when the
+    lines neither refuse nor raise."""
+    source = "\n        ".join([f"def accept({', '.join(params)}):\n    try:", *lines])
+    source += "\n    except Exception:\n        return False\n    return True"
+    defined: dict[str, Any] = {}
+    exec(source, consts, defined)  # noqa: S102 - source built from numbers and variable names
+    return cast(Callable[..., bool], defined["accept"])
+
+
+def _constants() -> dict[str, Any]:
+    """The names every generated check may use besides its fields' constants."""
+    return {"isfinite": math.isfinite, "unstorable": _unstorable,
+            "SURE_DT": _SURE_DATETIME.fullmatch}
+
+
+def _field_accept(validator: Draft202012Validator, sub: Mapping[str, Any],
+                  ) -> Callable[[Any], bool] | None:
+    """The check of :func:`_field_block` as a function of one value (None: unknown keywords)."""
+    consts = _constants()
+    lines = _field_block(validator, sub, "v", "v", consts)
+    return None if lines is None else _compile(["v"], lines, consts)
+
+
+def _refuse(*_values: Any) -> bool:
+    return False
+
+
+def _shape_accept(validator: Draft202012Validator, properties: Mapping[str, Any],
+                  keys: tuple[Any, ...], required: frozenset[str],
+                  alternatives: list[frozenset[str]], consts: dict[str, Any]) -> Callable[..., bool]:
+    """The check of records whose keys are ``keys`` in this order: the unknown / required /
+    anyOf questions are answered here, once, and each field's checks are straight-line code
+    on its value. Field names are never written into the source (they come from
+    user-editable schema files); ``consts`` holds each field's constants under its position in
+    ``properties``."""
+    present = set(keys)
+    if (not present <= properties.keys() or not present >= required
+            or (alternatives and not any(present >= alt for alt in alternatives))):
+        return _refuse
+    position = {name: j for j, name in enumerate(properties)}
+    names = [f"v{i}" for i in range(len(keys))]
+    lines = [f"{', '.join(names)}, = values.values()"] if names else ["pass"]
+    for v, name in zip(names, keys):
+        block = _field_block(validator, properties[name], v, f"f{position[name]}", {})
+        assert block is not None  # _fast_accept compiled every field before
+        lines += block
+    return _compile(["values"], lines, consts)
 
 
 @cache
@@ -252,19 +289,26 @@ def _fast_accept(entity: str, partial: bool) -> Callable[[Mapping[str, Any]], bo
     """A quick check that passes the common valid, storable record, so only doubtful ones pay
     for the storability scan and the full JSON Schema walk (which is also what words the
     messages). ``None``: the schema uses keywords this does not know, and every record gets
-    the full check."""
+    the full check.
+
+    A mapping projects every record to the same keys in the same order, so each key order
+    seen (up to ``_FIELDS_KEPT`` fields in all) gets a check of its own
+    (:func:`_shape_accept`); other records go through a loop over their fields.
+    """
     validator = _validator(entity, partial)
     schema: Mapping[str, Any] = _schema_for(entity, partial)
     known = {"type", "properties", "additionalProperties", "required", "anyOf"} | _ANNOTATIONS
     if (not set(schema) <= known or schema.get("type") != "object"
             or schema.get("additionalProperties") is not False):
         return None
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    consts = _constants()  # every field's, under its position: shared by all the checks
     fields: dict[str, Callable[[Any], bool]] = {}
-    for name, sub in schema.get("properties", {}).items():
-        check = _field_accept(validator, sub)
-        if check is None:
+    for j, (name, sub) in enumerate(properties.items()):
+        block = _field_block(validator, sub, "v", f"f{j}", consts)
+        if block is None:
             return None
-        fields[name] = check
+        fields[name] = _compile(["v"], block, consts)
     required = frozenset(schema.get("required", ()))
     alternatives = []
     for alt in schema.get("anyOf", ()):
@@ -272,8 +316,9 @@ def _fast_accept(entity: str, partial: bool) -> Callable[[Mapping[str, Any]], bo
             return None
         alternatives.append(frozenset(alt["required"]))
     get = fields.get
+    shapes: dict[tuple[Any, ...], Callable[..., bool]] = {}
 
-    def accept(instance: Mapping[str, Any]) -> bool:
+    def loop(instance: Mapping[str, Any]) -> bool:
         for name, value in instance.items():
             check = get(name)
             if check is None or not check(value):
@@ -282,6 +327,27 @@ def _fast_accept(entity: str, partial: bool) -> Callable[[Mapping[str, Any]], bo
         if not keys >= required:
             return False
         return not alternatives or any(keys >= alt for alt in alternatives)
+
+    kept = 0
+    last: tuple[tuple[Any, ...], Callable[..., bool]] = ((object(),), _refuse)
+
+    def accept(instance: Mapping[str, Any]) -> bool:
+        nonlocal kept, last
+        if type(instance) is not dict:  # a dict's keys and values come in one order
+            return loop(instance)
+        keys = tuple(instance)
+        seen, check = last  # records come in pages of one mapping: mostly the last key order
+        if keys != seen:
+            known = shapes.get(keys)
+            if known is None:
+                if kept + len(keys) > _FIELDS_KEPT:
+                    return loop(instance)
+                kept += len(keys)
+                known = shapes[keys] = _shape_accept(validator, properties, keys, required,
+                                                     alternatives, consts)
+            check = known
+            last = (keys, check)
+        return check(instance)
 
     return accept
 

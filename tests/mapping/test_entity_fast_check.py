@@ -1,9 +1,13 @@
-"""The compiled per-field entity check says exactly what the full JSON Schema walk says.
+"""The compiled entity check says exactly what the full JSON Schema walk says.
 
-``validate_entity`` passes a record on the compiled check alone; these properties hold it to
-the full check (jsonschema plus the storability scan) on values shaped after every field of
-every entity schema: near the length limits, outside enums, off patterns, odd date-times,
-NaN, NUL, lone surrogates, bools for integers, integral floats, nested lists.
+``validate_entity`` passes a record on the compiled check alone: a function per key order of
+the record (straight-line code per field, the required / anyOf / unknown-key questions
+answered once when it is built), or a loop over per-field checks for other mappings. These
+properties hold both to the full check (jsonschema plus the storability scan) on records of
+every entity schema whose values are shaped after each field: valid, near the length and
+range limits, outside enums, off patterns, odd date-times, NaN, NUL, lone surrogates, bools
+for integers, integral floats, nested lists and objects, with unknown keys, missing required
+fields and each anyOf alternative.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import FormatChecker
 
 from renkei import entities
 
@@ -53,9 +59,14 @@ def _valid(sub: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     return st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2)
 
 
+class _Str(str):
+    """A str subclass: JSON has no such thing, so only the full check may pass it."""
+
+
 def _edges(sub: Mapping[str, Any]) -> list[Any]:
     """Values on either side of each limit the field schema sets."""
-    out: list[Any] = [None, True, 0, 1.0, "", "\x00", "a\ud800", float("nan"), float("inf")]
+    out: list[Any] = [None, True, 0, 1.0, "", "\x00", "a\ud800", float("nan"), float("inf"),
+                      "行1\n行2", "山田\u3000太郎", "\t", "\ud800\udc00", "\U0001f600"]
     if "maxLength" in sub:
         out += ["x" * sub["maxLength"], "x" * (sub["maxLength"] + 1),
                 "東" * sub["maxLength"] + "\ud800"]
@@ -68,7 +79,11 @@ def _edges(sub: Mapping[str, Any]) -> list[Any]:
     if "pattern" in sub:
         out += ["+81312345678", "+8131234567890123", "+0312345678", "81312345678",
                 "JP", "jp", "JPY", "JPN", "+81312345678\n"]
+    # nested values: storable or not only deep inside; tuples and str subclasses are no JSON
+    out += [[], ["a@b"], [["x"]], ["x", None], ["\x00"], [[float("nan")]], {}, {"a": 1},
+            {"a": {"b": "\x00"}}, {"\ud800": 1}, {"a": ["\ud800"]}, ("x",), _Str("x")]
     return out
+
 
 
 def _odd(sub: Mapping[str, Any]) -> st.SearchStrategy[Any]:
@@ -100,6 +115,32 @@ def _records(draw: st.DrawFn) -> tuple[str, dict[str, Any], bool]:
         record[odd] = draw(_odd(properties[odd]))
     if draw(st.integers(0, 20)) == 0:
         record["not_a_field"] = "x"
+    return entity, record, draw(st.booleans())
+
+
+@st.composite
+def _mixed_records(draw: st.DrawFn) -> tuple[str, dict[str, Any], bool]:
+    """Records in any key order: valid values with any number of odd ones, the required
+    fields and one anyOf alternative mostly there (sometimes one missing), unknown keys."""
+    entity = draw(st.sampled_from(entities.entity_names()))
+    schema = entities.entity_schema(entity)
+    properties = schema.get("properties", {})
+    names = draw(st.lists(st.sampled_from(sorted(properties)), max_size=20, unique=True))
+    alternatives = [alt["required"] for alt in schema.get("anyOf", ())] or [[]]
+    if draw(st.integers(0, 3)):
+        names += [n for n in [*schema.get("required", ()), *draw(st.sampled_from(alternatives))]
+                  if n not in names]
+    if names and draw(st.integers(0, 5)) == 0:
+        names.remove(draw(st.sampled_from(names)))
+    names = draw(st.permutations(names))
+    odd = set(draw(st.lists(st.sampled_from(names), max_size=3))) if names else set()
+    record = {n: draw(_odd(properties[n]) if n in odd else _valid(properties[n])) for n in names}
+    if draw(st.integers(0, 10)) == 0:
+        unknown = draw(st.sampled_from(["not_a_field", "", "Email", "email ", "\ud800"]))
+        at = draw(st.integers(0, len(record)))
+        items = list(record.items())
+        record = dict(items[:at] + [(unknown, draw(_valid(properties[names[0]])) if names
+                                     else "x")] + items[at:])
     return entity, record, draw(st.booleans())
 
 
@@ -148,16 +189,24 @@ def _edge_cases() -> Iterator[tuple[str, dict[str, Any], bool]]:
                     yield entity, {**base, name: value}, partial
 
 
+def _agree(entity: str, record: dict[str, Any], partial: bool) -> bool:
+    """Assert the compiled check, the loop and validate_entity agree with the full walk;
+    True when the compiled check passed the record."""
+    fast = entities._fast_accept(entity, partial)
+    assert fast is not None
+    passed = fast(record)
+    assert fast(MappingProxyType(record)) is passed  # not a dict: the loop over the fields
+    got = entities.validate_entity(entity, record, partial=partial)
+    with _full_check_only():
+        expected = entities.validate_entity(entity, record, partial=partial)
+    assert got == expected, (entity, record, partial)
+    if passed:
+        assert expected == [], (entity, record, partial)
+    return passed
+
+
 def test_compiled_check_agrees_on_every_edge_of_every_field() -> None:
-    passed = 0
-    for entity, record, partial in _edge_cases():
-        fast = entities._fast_accept(entity, partial)
-        assert fast is not None
-        got = entities.validate_entity(entity, record, partial=partial)
-        with _full_check_only():
-            expected = entities.validate_entity(entity, record, partial=partial)
-        assert got == expected, (entity, record, partial)
-        passed += fast(record)
+    passed = sum(_agree(entity, record, partial) for entity, record, partial in _edge_cases())
     assert passed > 300  # the edges inside the limits did take the compiled path
 
 
@@ -165,16 +214,97 @@ def test_compiled_check_agrees_on_every_edge_of_every_field() -> None:
 @given(_records())
 def test_compiled_check_agrees_with_the_full_schema_walk(
         case: tuple[str, dict[str, Any], bool]) -> None:
-    entity, record, partial = case
-    fast = entities._fast_accept(entity, partial)
-    assert fast is not None
-    passed = fast(record)
-    got = entities.validate_entity(entity, record, partial=partial)
-    with _full_check_only():
-        expected = entities.validate_entity(entity, record, partial=partial)
-    assert got == expected
-    if passed:
-        assert expected == []
+    _agree(*case)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mixed_records())
+def test_record_check_agrees_on_mixed_records_in_any_key_order(
+        case: tuple[str, dict[str, Any], bool]) -> None:
+    _agree(*case)
+
+
+@pytest.mark.parametrize("entity", entities.entity_names())
+def test_a_record_of_every_field_passes_in_any_key_order(entity: str) -> None:
+    properties = entities.entity_schema(entity).get("properties", {})
+    record = {name: _sure_valid(sub) for name, sub in properties.items()}
+    for partial in (False, True):
+        assert _agree(entity, record, partial)
+        assert _agree(entity, dict(reversed(record.items())), partial)
+        assert _agree(entity, dict.fromkeys(record), partial)  # every field null
+
+
+@pytest.mark.parametrize("entity", entities.entity_names())
+def test_each_required_field_and_anyof_alternative_is_needed_unless_partial(
+        entity: str) -> None:
+    schema = entities.entity_schema(entity)
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", ()))
+    alternatives = [set(alt["required"]) for alt in schema.get("anyOf", ())] or [set()]
+    for alternative in alternatives:
+        full = {name: _sure_valid(properties[name]) for name in sorted(required | alternative)}
+        assert _agree(entity, full, False)
+        for name in full:
+            short = {k: v for k, v in full.items() if k != name}
+            keys = short.keys()
+            complete = required <= keys and any(alt <= keys for alt in alternatives)
+            assert _agree(entity, short, False) is complete
+            assert _agree(entity, short, True)
+
+
+def test_past_the_kept_field_checks_records_take_the_loop_with_the_same_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = []
+    shape_accept = entities._shape_accept
+
+    def counted(*args: Any) -> Any:
+        compiled.append(args[2])
+        return shape_accept(*args)
+    monkeypatch.setattr(entities, "_shape_accept", counted)
+    monkeypatch.setattr(entities, "_FIELDS_KEPT", 5)
+    entities._fast_accept.cache_clear()
+    try:
+        for entity, record, partial in _edge_cases():
+            _agree(entity, record, partial)
+    finally:
+        entities._fast_accept.cache_clear()
+    fields = sum(len(keys) for keys in compiled)
+    assert 0 < fields <= 5 * 2 * len(entities.entity_names())  # per entity and mode
+
+
+def test_field_names_are_data_never_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Schemas are user-editable files: a name pasted into the generated source would run.
+    name = "x') or True or ('"
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {name: {"type": "integer"}, "n": {"type": "integer"}}}
+    monkeypatch.setattr(entities, "_schemas", lambda: {"odd": schema})
+    for cached in (entities._fast_accept, entities._validator):
+        cached.cache_clear()
+    try:
+        assert entities.validate_entity("odd", {name: 1, "n": 2}, partial=False) == []
+        assert entities.validate_entity("odd", {name: "1"}, partial=False) == [
+            f"{name}: expected integer, got string"]
+        fast = entities._fast_accept("odd", False)
+        assert fast is not None
+        assert fast({"n": 2, name: 1}) and not fast({"n": 2, name: None})
+    finally:
+        for cached in (entities._fast_accept, entities._validator):
+            cached.cache_clear()
+
+
+def test_the_datetime_shortcut_never_passes_what_the_checker_refuses() -> None:
+    checker = FormatChecker()
+    shortcut = entities._SURE_DATETIME.fullmatch
+    taken = 0
+    for year in ("0000", "0001", "1900", "2000", "2023", "2024", "9999"):
+        for month in range(14):
+            for day in range(33):
+                for time in ("T00:00:00Z", "T23:59:59.5+09:00", "T24:00:00Z", "t00:00:00z"):
+                    value = f"{year}-{month:02d}-{day:02d}{time}"
+                    if shortcut(value) is not None:
+                        taken += 1
+                        assert checker.conforms(value, "date-time"), value
+    assert taken > 1500  # all but February 29 of each valid year
 
 
 @pytest.mark.parametrize("value", ["2024-01-28T00:00:00Z", "2024-02-29T00:00:00Z",
