@@ -115,17 +115,23 @@ def run_child(module: str, args: Sequence[str], timeout: float = 3600) -> dict[s
 
 
 class SandboxProcess:
-    """The Marketo and Salesforce emulators in a child process (``bench.sandbox_proc``).
+    """The Marketo, Salesforce and kintone emulators in a child process (``bench.sandbox_proc``).
 
     Args:
         marketo: Seeded Marketo leads.
         salesforce: Seeded Salesforce leads (40% of them Marketo people too).
-        vendor_limits: Keep Marketo's 100 calls / 20 s and the daily quotas.
+        kintone: kintone's seed size; its リードマスタ holds every fifth person of it, who
+            are Marketo leads too (default: ``marketo``).
+        vendor_limits: Keep Marketo's 100 calls / 20 s, kintone's concurrency and the daily
+            quotas.
     """
 
-    def __init__(self, marketo: int, salesforce: int, *, vendor_limits: bool = False):
+    def __init__(self, marketo: int, salesforce: int, *, kintone: int | None = None,
+                 vendor_limits: bool = False):
         args = [sys.executable, "-m", "bench.sandbox_proc", "--marketo", str(marketo),
                 "--salesforce", str(salesforce)]
+        if kintone is not None:
+            args += ["--kintone", str(kintone)]
         if vendor_limits:
             args.append("--vendor-limits")
         self.proc = subprocess.Popen(args, cwd=REPO, stdin=subprocess.PIPE,
@@ -181,11 +187,15 @@ class SandboxProcess:
         self.stop()
 
 
-MAPPING_FILES = ("marketo-leads.yaml", "salesforce-leads.yaml")
+MAPPING_FILES = ("marketo-leads.yaml", "salesforce-leads.yaml", "kintone-leads.yaml")
 
 
 def mappings_snapshot(dest: Path) -> Path:
-    """The two lead mappings as committed at HEAD, copied to ``dest``.
+    """The lead mappings as committed at HEAD, copied to ``dest`` (no rule files).
+
+    A project runs only the mappings whose connection it names, so a project without a
+    ``kintone`` connection (``bench.engine``'s) leaves kintone-leads out. No ``rules``
+    directory is copied: benchmarked syncs have no rules phase.
 
     The checkout is shared with people editing mapping files and entity schemas; a run that
     read a half-edited file would fail or measure something else than the commit it names.
@@ -200,12 +210,21 @@ def mappings_snapshot(dest: Path) -> Path:
 
 def project_settings(sandbox: SandboxProcess, database_url: str, mappings: Path, *,
                      vendor_limits: bool = False) -> dict[str, Any]:
-    """``renkei.yaml`` settings for the sandbox; client-side rate limits off unless kept."""
+    """``renkei.yaml`` settings for the sandbox; client-side rate limits off unless kept.
+
+    The ``kintone`` connection reaches リードマスタ only (stream ``leads``, app 1), with that
+    app's API token. Its daily quota is off too: with any quota set the project's shared
+    budget (renkei/ops/budget.py) checks the store before every phase, for every mapping.
+    """
     mk, sf = sandbox.credentials["marketo"], sandbox.credentials["salesforce"]
+    kn = sandbox.credentials["kintone"]
     marketo: dict[str, Any] = {"base_url": sandbox.urls["marketo"], "client_id": mk["client_id"],
                                "client_secret": mk["client_secret"], "munchkin_id": "bench"}
+    kintone: dict[str, Any] = {"base_url": sandbox.urls["kintone"], "api_token": kn["api_token"],
+                               "apps": {"leads": int(kn["app"])}}
     if not vendor_limits:
         marketo.update(rate_limit_calls=0, concurrency=0, daily_quota=0)
+        kintone.update(concurrency=0, daily_quota=0)
     return {
         "database": database_url,
         "mappings": str(mappings),
@@ -215,6 +234,7 @@ def project_settings(sandbox: SandboxProcess, database_url: str, mappings: Path,
             "salesforce": {"type": "salesforce", "config": {
                 "login_url": sandbox.urls["salesforce"], "client_id": sf["client_id"],
                 "client_secret": sf["client_secret"], "external_id_field": "Renkei_Id__c"}},
+            "kintone": {"type": "kintone", "config": kintone},
         },
     }
 
