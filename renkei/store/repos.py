@@ -245,12 +245,16 @@ class Links:
         if len(rids) + len(sids) > 900:
             return self.by_record_ids(mapping, rids), self.by_system_ids(mapping, sids)
         if rids or sids:
-            where = " OR ".join(
-                f"{column} IN ({_marks(self.conn, len(values))})"
-                for column, values in (("record_id", rids), ("system_id", sids)) if values)
+            # ``mapping = ?`` inside each branch: SQLite then searches both unique indexes
+            # (MULTI-INDEX OR); outside, it scanned every link of the mapping per batch.
+            p = _marks(self.conn, 1)
+            terms = [(column, values) for column, values in (("record_id", rids),
+                                                             ("system_id", sids)) if values]
+            where = " OR ".join(f"(mapping = {p} AND {column} IN "
+                                f"({_marks(self.conn, len(values))}))" for column, values in terms)
             wanted_r, wanted_s = set(rids), set(sids)
-            for link in self._select(f"mapping = {_marks(self.conn, 1)} AND ({where})",
-                                     (mapping, *rids, *sids)):
+            params = tuple(v for _, values in terms for v in (mapping, *values))
+            for link in self._select(where, params):
                 if link.record_id in wanted_r:
                     by_record[link.record_id] = link
                 if link.system_id in wanted_s:
