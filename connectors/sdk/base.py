@@ -19,7 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from connectors.sdk.cache import SchemaCache
 from connectors.sdk.config import load_config
@@ -182,7 +182,7 @@ class Connector(ABC):
     def close(self) -> None:
         """Release connections. Idempotent."""
 
-    def __enter__(self) -> Connector:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -67,7 +67,7 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(value)  # 3.11+ reads a trailing Z
         except ValueError:
             return None
     if when.tzinfo is None:

@@ -39,7 +39,7 @@ def discover() -> dict[str, PluginInfo]:
             if not (isinstance(cls, type) and issubclass(cls, Connector)):
                 raise TypeError(f"{ep.value} is not a Connector subclass")
             found[ep.name] = PluginInfo(ep.name, ep.value, cls)
-        except Exception as exc:  # a broken plug-in must not take the others down
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not take the others down
             found[ep.name] = PluginInfo(ep.name, ep.value, None, f"{type(exc).__name__}: {exc}")
     return found
 

@@ -133,7 +133,7 @@ def test_lead_sync_survives_fault_and_converges(
         open_letters = tx.dead_letters.all_open()
     assert [d for d in open_letters if d.category != "validation"] == []
     sf_leads, sf_total = sf.list_records("Lead", offset=0, limit=10_000)
-    mk_leads, mk_total = mk.list_records("leads", offset=0, limit=10_000)
+    _, mk_total = mk.list_records("leads", offset=0, limit=10_000)
     assert sf_total == 490 and mk_total == 490, "nothing lost, nothing duplicated"
     sf_emails = [str(r.get("Email") or "").strip().lower() for r in sf_leads]
     assert len(set(sf_emails)) == len(sf_emails)
