@@ -6,8 +6,8 @@ Run: ``.venv/bin/python -m bench.e2e --sizes 1000 10000 --repeat 3``
 The emulators run in a child process (:mod:`bench.sandbox_proc`) with the vendors' rate
 limits lifted, so their CPU is not renkei's and Marketo's 100 calls / 20 s does not hide
 renkei's own cost. Every sync opens the project afresh, as a flow run does (new tokens; the
-describes come from the project's describe cache, so only the first sync pays them — except
-kintone's form-fields call, which its connector does not cache: one per sync). Per size N,
+describes — kintone's form-fields call among them — come from the project's describe
+cache, so only the first sync pays them). Per size N,
 on a SQLite store, syncing marketo-leads, salesforce-leads and kintone-leads:
 
 1. ``initial``: N Marketo leads, 100 Salesforce leads (40 the same people) and the N/5

@@ -1,15 +1,38 @@
-"""The kintone connector: one stream per configured app, read by 更新日時, written in bulk."""
+"""The kintone connector: one stream per configured app, read by 更新日時, written in bulk.
+
+An app's form (``GET /k/v1/app/form/fields.json``, its stream schema) is kept across runs in
+the context's describe cache (:mod:`connectors.sdk.cache`), keyed by domain, app and the
+credential that decides what the form shows (the login, or the apps of the API tokens;
+never a secret). A form kept from an earlier run is read again when:
+
+* kintone refuses a call for a field it does not have (:func:`.errors.field_gone`: a query
+  naming a deleted field, an update key no longer unique); the call fails, the next run (or
+  the next call of this connector) describes again;
+* records read lack a field the form lists (deleted since: kintone would silently drop its
+  values on a write [C: cybozu.dev "Add Records": unknown field codes are ignored]);
+* a write would refuse an op for the form's sake (a field, option or update key it lacks:
+  perhaps added since), or the configured cursor field is missing: once, before refusing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+import logging
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from typing import Any, ClassVar, Self
 
 from connectors.kintone.api import MAX_READ, MAX_WRITE, KintoneApi, KintoneAuth
-from connectors.kintone.errors import KintoneClassifier
+from connectors.kintone.errors import KintoneClassifier, field_gone
 from connectors.kintone.reading import ReadPlan, read_app
-from connectors.kintone.schema import ID, REVISION, UPDATED, decode_record, record_schema
-from connectors.kintone.writing import AppWriter
+from connectors.kintone.schema import (
+    ID,
+    REVISION,
+    SYSTEM_TYPES,
+    UPDATED,
+    decode_record,
+    record_schema,
+)
+from connectors.kintone.writing import AppWriter, WritePlan
 from connectors.sdk import (
     ConfigurationError,
     Connector,
@@ -21,10 +44,13 @@ from connectors.sdk import (
     WriteOp,
     WriteResult,
 )
+from connectors.sdk.cache import SchemaCache
 from connectors.sdk.config import http_options
 from connectors.sdk.types import JSON
 
 __all__ = ["SPEC", "KintoneConnector"]
+
+log = logging.getLogger("renkei.connectors.kintone")
 
 SPEC: dict[str, Any] = {
     "type": "object",
@@ -82,13 +108,32 @@ SPEC: dict[str, Any] = {
 _DEFAULTS = {k: v["default"] for k, v in SPEC["properties"].items() if "default" in v}
 
 
+def _form_key(app: int) -> str:
+    return f"app:{app}"
+
+
+def _is_form(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("properties"), dict)
+
+
+def _lacks_fields(spec: StreamSpec, records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Fields of the schema that the records do not carry (kintone sends every field of the
+    form with each record, but for the system fields of disabled features)."""
+    if not records:
+        return []
+    first = records[0]
+    return [code for code, prop in spec.fields.items()
+            if prop.get("x-kintone-type") not in SYSTEM_TYPES and code not in first]
+
+
 class KintoneConnector(Connector):
     """kintone apps as streams, over the REST API with httpx.
 
     Each stream is one app: its schema comes from the app's form fields (one call per app,
-    cached); primary key ``$id``; cursor ``更新日時``; version ``$revision``, so an update the
-    engine makes against an old revision is refused by kintone instead of overwriting a
-    salesperson's edit. Reads and writes: :mod:`.reading`, :mod:`.writing`.
+    kept across runs by the context's describe cache); primary key ``$id``; cursor
+    ``更新日時``; version ``$revision``, so an update the engine makes against an old
+    revision is refused by kintone instead of overwriting a salesperson's edit. Reads and
+    writes: :mod:`.reading`, :mod:`.writing`.
 
     Example:
         >>> c = KintoneConnector({"base_url": "https://example.cybozu.com",
@@ -132,6 +177,13 @@ class KintoneConnector(Connector):
                               base_delay_s=float(self.config["retry_base_delay_s"])),
             verify=self.context.ca_bundle or True)
         self._streams: dict[str, StreamSpec] = {}
+        self._from_cache: set[str] = set()  # streams whose form came from the cache
+        # What a form shows depends on the domain and on who asks: the user of password
+        # auth, or the apps whose API tokens are sent. The token itself never goes in a key.
+        who = (f"user:{self.config['login']}" if has_login else
+               "tokens:apps=" + ",".join(str(a) for a in sorted(set(self.apps.values()))))
+        self._schemas: SchemaCache = self.context.schemas(
+            f"kintone:{self._api.base_url}:{who}")
 
     @property
     def api(self) -> KintoneApi:
@@ -153,21 +205,70 @@ class KintoneConnector(Connector):
         if spec is not None:
             return spec
         app = self._app(name)
-        schema = record_schema(self._api.form_fields(app), title=f"kintone app {app}")
+        form, cached = self._form(app)
+        try:
+            spec = self._spec(name, app, form)
+        except ConfigurationError:
+            if not cached:
+                raise
+            form, cached = self._form(app, fresh=True)  # the field may be new since
+            spec = self._spec(name, app, form)
+        self._streams[name] = spec
+        if cached:
+            self._from_cache.add(name)
+        else:
+            self._from_cache.discard(name)
+        return spec
+
+    def _form(self, app: int, *, fresh: bool = False) -> tuple[dict[str, Any], bool]:
+        """The app's form fields and whether they came from the cache (a damaged entry is
+        read again)."""
+        key = _form_key(app)
+        if fresh:
+            self._schemas.invalidate(key)
+        got = self._schemas.get_or_fetch(key, lambda: self._api.form_fields(app))
+        if not _is_form(got.value):
+            self._schemas.invalidate(key)
+            got = self._schemas.get_or_fetch(key, lambda: self._api.form_fields(app))
+        form: dict[str, Any] = got.value
+        return form, got.hit
+
+    def _forget(self, name: str) -> None:
+        """Drop the stream's form, kept and cached: the next use describes the app again."""
+        self._streams.pop(name, None)
+        self._from_cache.discard(name)
+        self._schemas.invalidate(_form_key(self._app(name)))
+
+    @contextmanager
+    def _forgetting(self, name: str) -> Iterator[None]:
+        """Forget the stream's form if the body fails for a field kintone does not have."""
+        def gone(exc: BaseException) -> bool:
+            if not field_gone(exc):
+                return False
+            log.info("connection %r: kintone no longer has a field of stream %r as cached; "
+                     "its form is read again next time", self.context.connection, name)
+            self._streams.pop(name, None)
+            self._from_cache.discard(name)
+            return True
+
+        with self._schemas.forgetting(_form_key(self._app(name)), gone):
+            yield
+
+    def _spec(self, name: str, app: int, form: Mapping[str, Any]) -> StreamSpec:
+        schema = record_schema(form, title=f"kintone app {app}")
         props = schema["properties"]
         cursor = self._cursor_fields[name]
         if props.get(cursor, {}).get("x-kintone-type") != "UPDATED_TIME":
             raise ConfigurationError(f"kintone app {app} (stream {name!r}) has no UPDATED_TIME "
                                      f"field {cursor!r}; set cursor_fields.{name}")
         writable = frozenset(k for k, v in props.items() if not v.get("readOnly"))
-        spec = self._streams[name] = StreamSpec(
+        return StreamSpec(
             name=name, schema=schema, primary_key=(ID,), cursor_field=cursor,
             page_size=int(self.config["page_size"]), write_batch_size=MAX_WRITE,
             write_modes=frozenset({WriteMode.CREATE, WriteMode.UPDATE, WriteMode.UPSERT}),
             writable_fields=writable, version_field=REVISION,
             description=f"kintone app {app}: records by {cursor}; creates upsert by "
                         f"{self._update_keys[name]}; updates checked by $revision.")
-        return spec
 
     def _app(self, name: str) -> int:
         app = self.apps.get(name)
@@ -193,14 +294,47 @@ class KintoneConnector(Connector):
         plan = ReadPlan(app=self._app(stream), cursor_field=spec.cursor_field or UPDATED,
                         page_size=spec.page_size, overlap_s=float(self.config["overlap_s"]),
                         cursor_for_full_read=bool(self.config["cursor_for_full_read"]))
-        return read_app(self._api, plan, state)
+        return self._read(stream, spec, plan, state)
+
+    def _read(self, name: str, spec: StreamSpec, plan: ReadPlan,
+              state: Mapping[str, Any] | None) -> Generator[Page, None, None]:
+        pages = read_app(self._api, plan, state)
+        with closing(pages), self._forgetting(name):
+            for page in pages:
+                if name in self._from_cache and (gone := _lacks_fields(spec, page.records)):
+                    log.info("connection %r: kintone app %s no longer has %s; its form is "
+                             "read again", self.context.connection, plan.app, ", ".join(gone))
+                    self._forget(name)
+                yield page
 
     def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Creates (upserts by the update key), upserts and revision-checked updates, 100 per
         call; one result per op, in order; see :mod:`.writing`."""
-        spec = self.stream(stream)
-        writer = AppWriter(self._api, self._app(stream), spec.fields, self._update_keys[stream])
-        return writer.write(ops)
+        writer, plan = self._plan(stream, self.stream(stream), ops)
+        if plan is None:
+            # Refused for the sake of a form kept from an earlier run: read it again, once.
+            self._forget(stream)
+            writer, plan = self._plan(stream, self.stream(stream), ops)
+            assert plan is not None  # a form just read is never doubted
+        with self._forgetting(stream):
+            results = writer.send(plan)
+        if writer.form_refused:
+            self._forget(stream)
+        return results
+
+    def _plan(self, name: str, spec: StreamSpec, ops: Sequence[WriteOp]
+              ) -> tuple[AppWriter, WritePlan | None]:
+        """A writer and its plan; None for the plan when the form came from the cache and
+        refused an op (or the update key) for its own sake."""
+        writer = AppWriter(self._api, self._app(name), spec.fields, self._update_keys[name])
+        cached = name in self._from_cache
+        try:
+            plan = writer.prepare(ops)
+        except ConfigurationError:
+            if not cached:
+                raise
+            return writer, None
+        return writer, None if cached and plan.doubts_form else plan
 
     def fetch(self, stream: str, ids: Sequence[str]) -> list[JSON]:
         """The current records with these ``$id`` values: one GET per 100 ids."""

@@ -37,11 +37,19 @@ _MAX_SHOWN = 12
 
 
 class EncodeError(ValueError):
-    """A value the field cannot take; ``field`` names it."""
+    """A value the field cannot take; ``field`` names it.
 
-    def __init__(self, field: str, message: str):
+    Attributes:
+        field: The field code.
+        about_form: True when the refusal rests on the form itself (no such field or table
+            column, not an option, not writable) rather than on the value's shape: a form
+            kept from an earlier run may have changed since, and is worth reading again.
+    """
+
+    def __init__(self, field: str, message: str, *, about_form: bool = False):
         super().__init__(message)
         self.field = field
+        self.about_form = about_form
 
 
 def _options_text(options: list[Any]) -> str:
@@ -104,7 +112,7 @@ def _choice(field: str, value: Any, options: list[Any]) -> str:
     text = str(value)
     if text not in options:
         raise EncodeError(field, f"{text!r} is not an option of {field} "
-                                 f"(options: {_options_text(options)})")
+                                 f"(options: {_options_text(options)})", about_form=True)
     return text
 
 
@@ -176,11 +184,13 @@ def _rows(field: str, prop: Mapping[str, Any], rows: Any) -> list[dict[str, Any]
             column_prop = columns.get(column)
             if column_prop is None:
                 raise EncodeError(field, f"{field} row {number}: the table has no column "
-                                         f"{column!r} (columns: {', '.join(columns)})")
+                                         f"{column!r} (columns: {', '.join(columns)})",
+                                  about_form=True)
             try:
                 cells[column] = {"value": encode_value(column, column_prop, value)}
             except EncodeError as exc:
-                raise EncodeError(field, f"{field} row {number}: {exc}") from None
+                raise EncodeError(field, f"{field} row {number}: {exc}",
+                                  about_form=exc.about_form) from None
         out.append({"value": cells})
     return out
 
@@ -197,11 +207,12 @@ def encode_record(values: Mapping[str, Any], properties: Mapping[str, Any], *,
     for field, value in values.items():
         prop = properties.get(field)
         if prop is None:
-            raise EncodeError(field, f"app {app} has no field {field!r}")
+            raise EncodeError(field, f"app {app} has no field {field!r}", about_form=True)
         kind = str(prop.get("x-kintone-type", ""))
         if kind in SYSTEM_TYPES or field.startswith("$"):
             continue  # kintone sets these itself
         if kind in READ_ONLY_TYPES:
-            raise EncodeError(field, f"{field} is a {kind} field and cannot be written")
+            raise EncodeError(field, f"{field} is a {kind} field and cannot be written",
+                              about_form=True)
         record[field] = {"value": encode_value(field, prop, value)}
     return record

@@ -13,7 +13,7 @@ kintone says                                renkei raises
 429 GAIA_TM12 (10 cursors already open)     :class:`KintoneApiError`: the reader seeks instead
 5xx, timeouts, resets, cut-off bodies       :class:`VendorUnavailableError` (retried)
 404 GAIA_AP01 (no such app)                 :class:`ConfigurationError` naming the app
-400 GAIA_IQ* naming an unknown field        :class:`ConfigurationError`
+400 GAIA_IQ* naming an unknown field        :class:`ConfigurationError` (:func:`field_gone`)
 400 CB_VA01, 409 GAIA_CO02, 404 GAIA_RE01   :class:`KintoneApiError`: the writer turns them
                                             into per-record results
 anything else                               :class:`KintoneApiError` (a ProtocolError)
@@ -56,6 +56,7 @@ __all__ = [
     "KintoneApiError",
     "KintoneClassifier",
     "field_errors",
+    "field_gone",
     "record_error",
 ]
 
@@ -67,6 +68,14 @@ CONCURRENCY = "GAIA_TO04"
 CURSOR_LIMIT = "GAIA_TM12"
 AUTH_CODES = frozenset({"CB_AU01", "CB_WA01", "GAIA_IA02"})
 """Not logged in, bad password, unknown API token (kintone answers the last with 400)."""
+FIELD_NOT_FOUND = frozenset({"GAIA_IQ11", "GAIA_FE01"})
+"""A request named a field code the app does not have: in a query, GAIA_IQ11 "指定された
+フィールド（x）が見つかりません。" [C: kintone-js-sdk test fixture, cli-kintone features];
+GAIA_FE01 "field not found" [S: third-party kintone plugins; where kintone answers it is
+unverified]."""
+UPDATE_KEY = "updateKey.field"
+"""The ``errors`` key ending of a CB_VA01 about the update key (no such field, or not set to
+prohibit duplicate values) [S: the emulator; kintone.dev says only that it must be unique]."""
 
 _DUPLICATE_WORDS = ("重複", "already exists", "duplicate")
 # kintone's unknown-field query errors (GAIA_IQ11 "指定されたフィールド（code: x）が見つかりません").
@@ -165,6 +174,25 @@ class KintoneClassifier:
         return KintoneApiError(f"{where}: {message or 'request refused'}", code=code,
                                vendor_message=message, errors=body.get("errors") or {},
                                status=status)
+
+
+def field_gone(exc: BaseException) -> bool:
+    """Whether kintone refused a call for naming a field the app no longer has as described.
+
+    True for the unknown-field codes of :data:`FIELD_NOT_FOUND` and for a CB_VA01 about the
+    update key: a form kept from an earlier run (see :mod:`connectors.sdk.cache`) is then
+    out of date and must be read again.
+
+    Example:
+        >>> field_gone(ConfigurationError("unknown field", vendor_code="GAIA_IQ11"))
+        True
+        >>> field_gone(ConfigurationError("no such app", vendor_code="GAIA_AP01"))
+        False
+    """
+    if getattr(exc, "vendor_code", None) in FIELD_NOT_FOUND:
+        return True
+    return isinstance(exc, KintoneApiError) and exc.code == VALIDATION and any(
+        str(key).endswith(UPDATE_KEY) for key in exc.errors)
 
 
 @dataclass(frozen=True)

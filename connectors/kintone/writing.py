@@ -23,6 +23,10 @@ Record-level refusals are therefore attributed and the rest written again:
 
 Every round removes at least one record, so a batch of *n* costs at most *n* + 1 calls and
 usually one.
+
+A CB_VA01 about the update key itself (the field was deleted, or no longer prohibits
+duplicates) fails the batch as ``configuration`` (retriable) and sets
+:attr:`AppWriter.form_refused`: the form the writer was given is out of date.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from connectors.kintone.errors import (
     VALIDATION,
     KintoneApiError,
     field_errors,
+    field_gone,
     record_error,
 )
 from connectors.kintone.schema import ID, REVISION
@@ -52,7 +57,7 @@ from connectors.sdk import (
     WriteResult,
 )
 
-__all__ = ["AppWriter"]
+__all__ = ["AppWriter", "WritePlan"]
 
 log = logging.getLogger("renkei.connectors.kintone")
 
@@ -64,6 +69,22 @@ class _Item:
     index: int
     entry: dict[str, Any]
     checks_revision: bool = False
+
+
+@dataclass
+class WritePlan:
+    """Ops checked against the form, ready to send (:meth:`AppWriter.prepare`).
+
+    Attributes:
+        results: One slot per op: the failure of an op refused before any call, else None.
+        groups: Route (``add``, ``upsert``, ``update``) → the items to send.
+        doubts_form: Some op was refused for the form's sake (a field, table column, option
+            or update key it lacks), so a form kept from an earlier run may be the cause.
+    """
+
+    results: list[WriteResult | None]
+    groups: dict[str, list[_Item]]
+    doubts_form: bool = False
 
 
 _CATEGORY = {CONFLICT: ErrorCategory.CONFLICT, NOT_FOUND: ErrorCategory.NOT_FOUND,
@@ -92,23 +113,43 @@ class AppWriter:
         self.app = app
         self.properties = properties
         self.update_key = update_key
+        self.form_refused = False
+        self._doubts = False
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """One result per op, in the order given.
+        """One result per op, in the order given (:meth:`prepare`, then :meth:`send`).
 
         Raises:
             ConnectorError: the whole call failed (auth, budget, outage after retries...).
         """
-        results: list[WriteResult | None] = [None] * len(ops)
-        groups: dict[str, list[_Item]] = {"add": [], "upsert": [], "update": []}
+        return self.send(self.prepare(ops))
+
+    def prepare(self, ops: Sequence[WriteOp]) -> WritePlan:
+        """Check and encode every op against the form; no call is made.
+
+        Raises:
+            ConfigurationError: the update key cannot key upserts (not unique).
+        """
+        self._doubts = False
+        plan = WritePlan([None] * len(ops), {"add": [], "upsert": [], "update": []})
         for index, op in enumerate(ops):
             route, item, failure = self._prepare(index, op)
             if failure is not None:
-                results[index] = failure
+                plan.results[index] = failure
             else:
                 assert item is not None
-                groups[route].append(item)
-        for route, items in groups.items():
+                plan.groups[route].append(item)
+        plan.doubts_form = self._doubts
+        return plan
+
+    def send(self, plan: WritePlan) -> list[WriteResult]:
+        """Send a prepared plan, at most 100 records per call; one result per op, in order.
+
+        Raises:
+            ConnectorError: the whole call failed (auth, budget, outage after retries...).
+        """
+        results = list(plan.results)
+        for route, items in plan.groups.items():
             for start in range(0, len(items), MAX_WRITE):
                 chunk = items[start:start + MAX_WRITE]
                 for index, result in self._send(route, chunk).items():
@@ -131,6 +172,7 @@ class AppWriter:
         try:
             record = encode_record(values, self.properties, app=str(self.app))
         except EncodeError as exc:
+            self._doubts = self._doubts or exc.about_form
             return "", None, _fail(ErrorCategory.VALIDATION, str(exc), field=exc.field)
         if op.mode is WriteMode.UPDATE:
             if not op.id or not str(op.id).isdigit():
@@ -151,6 +193,7 @@ class AppWriter:
                      "record": record}
             return "upsert", _Item(index, entry), None
         if op.mode is WriteMode.UPSERT:
+            self._doubts = True
             return "", None, _fail(ErrorCategory.CONFIGURATION,
                                    f"app {self.app} has no update-key field {self.update_key!r}",
                                    field=self.update_key)
@@ -186,6 +229,18 @@ class AppWriter:
                 return done
             except KintoneApiError as exc:
                 error = exc
+            if field_gone(error):
+                # The update key is no longer a unique field of the app: every record of
+                # the call is refused for the form's sake, not its own; the next run, with
+                # the form read again, writes them.
+                self.form_refused = True
+                for item in pending:
+                    done[item.index] = _fail(
+                        ErrorCategory.CONFIGURATION,
+                        "; ".join([error.vendor_message or str(error),
+                                   *field_errors(error.errors)[1]]),
+                        field=self.update_key, code=error.code or None, retriable=True)
+                return done
             refused = self._attribute(route, pending, error)
             if not refused:
                 # Nothing to blame a single record for: the whole chunk carries the reason.
