@@ -2,7 +2,10 @@
 
 Everything is compiled when the file is loaded (jmespath expressions, transform chains,
 value maps, canonical converters); per record, a plain field costs one ``dict.get`` and
-one canonical conversion. A :class:`Mapping` is immutable and safe to share between threads.
+one canonical conversion. The two hottest paths, :meth:`Mapping.to_hub` and
+:meth:`Mapping.key_values`, run Python generated for the mapping (:mod:`renkei.mapping.codegen`);
+the loops here are their reference. A :class:`Mapping` is immutable and safe to share
+between threads.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from collections.abc import Mapping as AbcMapping
 from pathlib import Path
 from typing import Any
 
-from renkei.mapping.canonical import FieldValueError, canonical_datetime, to_text
+from renkei.mapping.canonical import canonical_datetime, to_text
+from renkei.mapping.codegen import compile_key_values, compile_to_hub, failure
 from renkei.mapping.diagnostics import Diagnostic
 from renkei.mapping.expressions import Getter, truthy
 from renkei.mapping.fields import Converter, FieldPlan
@@ -69,12 +73,6 @@ def _chain(steps: tuple[Converter, ...]) -> Converter | None:
             value = step(value)
         return value
     return run
-
-
-def _failure(field: str, exc: Exception) -> FieldError:
-    if isinstance(exc, FieldValueError):
-        return FieldError(field, str(exc))
-    return FieldError(field, f"conversion failed ({type(exc).__name__})")
 
 
 class Mapping:
@@ -139,6 +137,12 @@ class Mapping:
             for k, p in plans.items() if p.mapping.outbound
         )
         self._keys = tuple((k.name, tuple(zip(k.fields, k.normalizers))) for k in match_keys)
+        # The per-record hot paths, generated for this mapping; the loops below are the
+        # reference they must agree with (tests/mapping/test_mapping_codegen.py).
+        self._to_hub = compile_to_hub(tuple(
+            (k, p.mapping.system_field or "", p.getter, p.inbound, p.default_in)
+            for k, p in plans.items() if p.mapping.inbound))
+        self._key_values = compile_key_values(self._keys)
         self.computed: dict[str, str] = {SET_PREFIX + sf: text for sf, text, _ in computed}
         """``set:<system field>`` → its expression, as written."""
         self._computed = tuple((SET_PREFIX + sf, sf, get) for sf, _, get in computed)
@@ -158,6 +162,10 @@ class Mapping:
         :mod:`renkei.mapping.canonical`). A value that cannot be converted is left out of
         ``values`` and reported in ``errors``.
         """
+        return self._to_hub(record)
+
+    def _to_hub_interpreted(self, record: AbcMapping[str, Any]) -> Projection:
+        """:meth:`to_hub` as a loop over the fields: the reference of the generated code."""
         values: dict[str, Any] = {}
         errors: list[FieldError] = []
         get = record.get
@@ -176,7 +184,7 @@ class Mapping:
             try:
                 values[field] = (convert or to_text)(value)
             except Exception as exc:  # noqa: BLE001 - one bad value must not stop the batch
-                errors.append(_failure(field, exc))
+                errors.append(failure(field, exc))
         return Projection(values, errors)
 
     def outbound_view(self, entity: AbcMapping[str, Any]) -> AbcMapping[str, Any]:
@@ -213,7 +221,7 @@ class Mapping:
                 for step in steps:
                     value = step(value)
             except Exception as exc:  # noqa: BLE001 - one bad value must not stop the batch
-                errors.append(_failure(field, exc))
+                errors.append(failure(field, exc))
                 continue
             out[name] = value
         for field, name, _ in self._computed:
@@ -244,6 +252,10 @@ class Mapping:
 
         Multi-field keys join their normalised parts with :data:`KEY_SEPARATOR`.
         """
+        return self._key_values(entity)
+
+    def _key_values_interpreted(self, entity: AbcMapping[str, Any]) -> list[tuple[str, str]]:
+        """:meth:`key_values` as a loop over the keys: the reference of the generated code."""
         out: list[tuple[str, str]] = []
         for name, parts in self._keys:
             normalised = []
