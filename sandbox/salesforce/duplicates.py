@@ -13,13 +13,12 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 
-from sandbox.salesforce.store import ObjectStore
+from sandbox.salesforce.store import ObjectStore, email_key
 
 __all__ = ["EmailIndex"]
 
 
-def _norm(email: object) -> str:
-    return str(email or "").strip().casefold()
+_norm = email_key
 
 
 class EmailIndex:
@@ -90,6 +89,6 @@ class EmailIndex:
             if untouched and _norm(self.store.by_key(index).get("Email")) == want:
                 yield self.store.seeded_id(index)
             pos += 1
-        for record in self.store.live_records():
-            if not record["IsDeleted"] and _norm(record.get("Email")) == want:
+        for record in self.store.live_with_email(want):
+            if not record["IsDeleted"]:
                 yield record["Id"]

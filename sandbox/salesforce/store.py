@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from sandbox.salesforce.ids import POD, counter_of, make_id
 from sandbox.salesforce.schema import ObjectDef
 
-__all__ = ["SEED_END", "SEED_START", "ObjectStore", "SeedSource", "format_ts", "parse_ts"]
+__all__ = ["SEED_END", "SEED_START", "ObjectStore", "SeedSource", "email_key", "format_ts",
+           "parse_ts"]
 
 Record = dict[str, Any]
 Key = int | str
@@ -35,6 +36,11 @@ SEED_END = datetime(2026, 11, 1, tzinfo=UTC)
 SEED_START = SEED_END - timedelta(days=365)
 _START_MS = int(SEED_START.timestamp() * 1000)
 _SPAN_MS = int((SEED_END - SEED_START).total_seconds() * 1000)
+
+
+def email_key(email: object) -> str:
+    """An Email as the duplicate rule compares it: case and surrounding spaces ignored."""
+    return str(email or "").strip().casefold()
 
 
 def format_ts(when: datetime) -> str:
@@ -86,6 +92,10 @@ class ObjectStore:
         self._clock = clock
         self._moved: set[int] = set()
         self._live: dict[str, Record] = {}
+        # Live records by their Email, normalised as the duplicate rule compares it: the rule
+        # asks on every create and update, and a scan of every live record made a load of N
+        # leads cost N² / 2 comparisons.
+        self._emails: dict[str, set[str]] = {}
         self._order: list[tuple[str, str]] = []
         self._next_counter = self.seeded + 1
         self._last_stamp = _ms_ts(_START_MS + _SPAN_MS)
@@ -211,11 +221,17 @@ class ObjectStore:
     # -- writing -----------------------------------------------------------------------
     def _index(self, record: Record) -> None:
         bisect.insort(self._order, (record["SystemModstamp"], record["Id"]))
+        if record.get("Email"):
+            self._emails.setdefault(email_key(record["Email"]), set()).add(record["Id"])
 
     def _unindex(self, record: Record) -> None:
         pos = bisect.bisect_left(self._order, (record["SystemModstamp"], record["Id"]))
         if pos < len(self._order) and self._order[pos][1] == record["Id"]:
             del self._order[pos]
+        if record.get("Email"):
+            holders = self._emails.get(email_key(record["Email"]))
+            if holders is not None:
+                holders.discard(record["Id"])
 
     def put_new(self, record: Record) -> None:
         """Store a record created just now (its Id and stamps already set)."""
@@ -248,6 +264,14 @@ class ObjectStore:
         else:
             self._live[key] = record
             self._index(record)
+
+    def live_with_email(self, email: object) -> list[Record]:
+        """Live records (deleted ones included) whose Email equals ``email`` as
+        :func:`email_key` compares them."""
+        key = email_key(email)
+        found = (self._live.get(i) for i in self._emails.get(key, ()))
+        # checked again: an entry outlives a record changed in place before its replace()
+        return [r for r in found if r is not None and email_key(r.get("Email")) == key]
 
     def live_records(self) -> Iterator[Record]:
         """Records created or changed since seeding (deleted ones included)."""

@@ -329,6 +329,21 @@ def test_duplicate_rule_matches_lead_email_ignoring_case(env: Env) -> None:
     assert matches[0]["record"]["Id"] == existing["Id"]
 
 
+def test_duplicate_rule_follows_created_changed_and_deleted_leads(env: Env) -> None:
+    sf = env.sf
+    first = sf.Lead.create({"LastName": "x", "Company": "c", "Email": "dup-a@example.co.jp"})["id"]
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.Lead.create({"LastName": "y", "Company": "c", "Email": "DUP-A@example.co.jp"})
+    assert info.value.content[0]["errorCode"] == "DUPLICATES_DETECTED"
+    sf.Lead.update(first, {"Email": "dup-b@example.co.jp"})  # its old email is free again
+    second = sf.Lead.create({"LastName": "y", "Company": "c", "Email": "dup-a@example.co.jp"})
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.Lead.create({"LastName": "z", "Company": "c", "Email": "Dup-B@example.co.jp"})
+    sf.Lead.delete(first)  # a deleted lead holds no email
+    assert sf.Lead.create({"LastName": "z", "Company": "c", "Email": "dup-b@example.co.jp"})["success"]
+    assert second["success"]
+
+
 def test_duplicate_rule_can_be_turned_off(make_org: OrgFactory) -> None:
     env = make_org(size=100, duplicate_rule=False)
     email = env.sf.query("SELECT Email FROM Lead LIMIT 1")["records"][0]["Email"]
