@@ -17,6 +17,11 @@ Vendor behaviour relied on (REFERENCE.md §3; cybozu.dev / kintone.dev REST API 
 * Limits: 10,000 requests per app per day; 100 concurrent requests per domain, over which
   kintone answers 429 GAIA_TO04 for the whole domain [S].
 
+Reads also give the server's clock, from the ``Date`` header of their response: HTTP
+requires one of an origin server with a clock (RFC 9110 §6.6.1); kintone's docs say
+nothing of it, nor that 更新日時 is stamped by that clock [U]. :mod:`.reading` compares the
+two, and without a readable header simply assumes nothing.
+
 Every app gets its own :class:`HttpClient` whose limiter holds one slot of the domain's
 shared concurrency limiter *and* one request of that app's daily budget, so both are
 counted per attempt (retries included), by every connector instance in the process.
@@ -25,8 +30,10 @@ counted per attempt (retries included), by every connector instance in the proce
 from __future__ import annotations
 
 import base64
+import email.utils
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,16 +48,34 @@ from connectors.sdk import (
     RatePolicy,
     RetryPolicy,
     Secret,
+    VendorUnavailableError,
     limiter_for,
     reveal,
 )
+from connectors.sdk.http import json_body
 
-__all__ = ["MAX_READ", "MAX_WRITE", "URL_BUDGET", "KintoneApi", "KintoneAuth"]
+__all__ = ["MAX_READ", "MAX_WRITE", "URL_BUDGET", "KintoneApi", "KintoneAuth", "server_time"]
 
 MAX_READ = 500
 MAX_WRITE = 100
 URL_BUDGET = 4000
 """Above this many characters of path + query, a GET goes as POST + method override."""
+
+
+def server_time(response: httpx.Response) -> datetime | None:
+    """The server's clock when it answered: its one ``Date`` header (an HTTP-date).
+
+    None when the header is missing, repeated or unreadable: the caller must then assume
+    nothing about the server's time.
+    """
+    values = response.headers.get_list("date")
+    if len(values) != 1:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(values[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class KintoneAuth(httpx.Auth):
@@ -176,26 +201,48 @@ class KintoneApi:
     # -- reading ----------------------------------------------------------------------------
     def records(self, app: int, query: str, fields: Sequence[str] = ()) -> list[dict[str, Any]]:
         """``GET /k/v1/records.json`` (at most 500 records: the query must say ``limit``)."""
+        return self.read_records(app, query, fields)[0]
+
+    def read_records(self, app: int, query: str, fields: Sequence[str] = ()
+                     ) -> tuple[list[dict[str, Any]], datetime | None]:
+        """:meth:`records` and the server's time of the answer (:func:`server_time`)."""
         params: dict[str, Any] = {"app": app, "query": query}
         params.update({f"fields[{i}]": f for i, f in enumerate(fields)})
+        http = self.http(app)
         if len("/k/v1/records.json?" + urlencode(params)) > URL_BUDGET:
-            body = self.http(app).json(
-                "POST", "/k/v1/records.json", kind="read", idempotent=True,
-                headers={"X-HTTP-Method-Override": "GET"},
-                json={"app": app, "query": query, **({"fields": list(fields)} if fields else {})})
+            args: dict[str, Any] = {
+                "headers": {"X-HTTP-Method-Override": "GET"},
+                "json": {"app": app, "query": query, **({"fields": list(fields)} if fields else {})}}
+            method = "POST"
         else:
-            body = self.http(app).json("GET", "/k/v1/records.json", kind="read", params=params)
-        return _records(body, "records.json")
+            args, method = {"params": params}, "GET"
+        response = http.request(method, "/k/v1/records.json", kind="read", idempotent=True,
+                                **args)
+        try:
+            body = json_body(response) if response.content else None
+        except ValueError:
+            # A cut-off body: sent again with the client's retries, without a server time.
+            body = http.json(method, "/k/v1/records.json", kind="read", idempotent=True, **args)
+            return _records(body, "records.json"), None
+        return _records(body, "records.json"), server_time(response)
 
-    def create_cursor(self, app: int, query: str, size: int) -> str:
-        """``POST /k/v1/records/cursor.json``: a cursor over every record the query matches."""
-        body = _object(self.http(app).json(
+    def create_cursor(self, app: int, query: str, size: int) -> tuple[str, datetime | None]:
+        """``POST /k/v1/records/cursor.json``: a cursor over every record the query matches,
+        and the server's time of its creation (:func:`server_time`)."""
+        response = self.http(app).request(
             "POST", "/k/v1/records/cursor.json", kind="read",
-            json={"app": app, "query": query, "size": size}), "records/cursor.json")
+            json={"app": app, "query": query, "size": size})
+        try:
+            body = _object(json_body(response) if response.content else None,
+                           "records/cursor.json")
+        except ValueError:  # not resent: a cursor may have been opened
+            raise VendorUnavailableError("kintone POST /k/v1/records/cursor.json answered a "
+                                         "body that is not valid JSON (cut off?)",
+                                         status=response.status_code) from None
         cursor = body.get("id")
         if not isinstance(cursor, str) or not cursor:
             raise ProtocolError("kintone records/cursor.json answered no cursor id")
-        return cursor
+        return cursor, server_time(response)
 
     def cursor_page(self, app: int, cursor: str) -> tuple[list[dict[str, Any]], bool]:
         """``GET /k/v1/records/cursor.json``: the next records and whether more remain."""
