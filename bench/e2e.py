@@ -15,7 +15,10 @@ on a SQLite store, syncing marketo-leads, salesforce-leads and kintone-leads:
    then one ``settle`` sync that reads back the echo of those writes;
 2. ``no-change``: a sync when nothing changed;
 3. ``changed`` (``--repeat`` times): N Marketo leads get a new title, one sync; then a settle
-   sync (reads the Salesforce and kintone updates back, must write nothing).
+   sync (reads the Salesforce and kintone updates back, must write nothing);
+4. with ``--quiet-after S``: S seconds later, a ``closing`` sync (kintone keeps minutes, so
+   reads re-read the newest written minute until one begins past it plus the overlap) and a
+   ``quiet`` one, a scheduled sync's usual case when nothing changed.
 
 Which leads reach kintone: kintone-leads' outbound filter passes only lifecycle stages MQL
 and later (mql, sql, opportunity, customer, recycled). renkei's rules phase (qualification,
@@ -237,7 +240,8 @@ def one_sync(root: Path, sandbox: SandboxProcess, label: str, targets: list[str]
     return row
 
 
-def run_size(n: int, repeat: int, sf_size: int, targets: list[str]) -> dict[str, Any]:
+def run_size(n: int, repeat: int, sf_size: int, targets: list[str],
+             quiet_after: float = 0.0) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="renkei-bench-e2e-") as tmp, \
@@ -261,6 +265,16 @@ def run_size(n: int, repeat: int, sf_size: int, targets: list[str]) -> dict[str,
                   f"  min {rows[-1]['minimum_total']}", flush=True)
             rows.append(one_sync(root, sandbox, "echo", targets, activities))
         rows.append(one_sync(root, sandbox, "no-change", targets, activities))
+        if quiet_after > 0:
+            # kintone stamps minutes: reads re-read the newest minute until one read began
+            # past it plus the overlap ("closing"); from then on a quiet app costs one call.
+            print(f"    waiting {quiet_after:.0f} s for kintone's last minute to close",
+                  flush=True)
+            time.sleep(quiet_after)
+            for label in ("closing", "quiet"):
+                rows.append(one_sync(root, sandbox, label, targets, activities))
+                print(f"    {label:<10} {rows[-1]['wall_s']:8.1f} s  "
+                      f"calls {rows[-1]['calls_total']}", flush=True)
     return {"n": n, "salesforce_size": sf_size, "kintone_seeded": seeded, "targets": targets,
             "runs": rows}
 
@@ -275,7 +289,7 @@ def report(sizes: list[dict[str, Any]], targets: list[str]) -> dict[str, Any]:
         by: dict[str, list[dict[str, Any]]] = {}
         for r in res["runs"]:
             by.setdefault(r["phase"], []).append(r)
-        for phase in ("initial", "settle", "changed", "echo", "no-change"):
+        for phase in ("initial", "settle", "changed", "echo", "no-change", "closing", "quiet"):
             rs = by.get(phase, [])
             if not rs:
                 continue
@@ -310,7 +324,7 @@ def report(sizes: list[dict[str, Any]], targets: list[str]) -> dict[str, Any]:
                     median([r["renkei_share"] for r in rs]), 3)
                 summary[f"{phase} N={n} renkei CPU/wall"] = round(
                     median([r["renkei_cpu_share"] for r in rs]), 3)
-            if phase in ("changed", "no-change"):
+            if phase in ("changed", "no-change", "quiet"):
                 summary[f"{phase} N={n} call ratio"] = round(median([r["ratio"] for r in rs]), 3)
                 summary[f"{phase} N={n} calls"] = last["calls_total"]
     print("\nAPI calls (ledger; 'agree' = the emulators counted the same)")
@@ -331,6 +345,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000])
     parser.add_argument("--repeat", type=int, default=3, help="changed-lead runs per size")
     parser.add_argument("--salesforce-size", type=int, default=100)
+    parser.add_argument("--quiet-after", type=float, default=0.0,
+                        help="then wait this many seconds and sync twice more (kintone's "
+                             "newest minute closes ~3 minutes after the last write: 185)")
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS),
                         help="systems Marketo's leads go to through the hub (default: both)")
     parser.add_argument("--name", default="e2e",
@@ -339,7 +356,8 @@ def main() -> None:
     targets = [t for t in TARGETS if t in args.targets]
     results = []
     for n in args.sizes:
-        results.append(run_size(n, args.repeat, args.salesforce_size, targets))
+        results.append(run_size(n, args.repeat, args.salesforce_size, targets,
+                                args.quiet_after))
     summary = report(results, targets)
     write_result(args.name, vars(args), results, summary)
 
