@@ -33,6 +33,7 @@ from sandbox.core import EmulatorServer
 from sandbox.core.tls import TLSFiles, make_tls
 from sandbox.marketo import MarketoConfig, MarketoEmulator
 from sandbox.salesforce import SalesforceEmulator, SalesforceSettings
+from tests.connectors.helpers import KeyedCache
 from tests.connectors.marketo_fixtures import running
 
 MK_DESCRIBE = "/rest/v1/leads/describe.json"
@@ -44,18 +45,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class KeyedCache(MemoryCache):
-    """A memory cache that tells which keys were written."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.keys: list[str] = []
-
-    def put(self, key: str, value: Any, stored_at: float) -> None:
-        self.keys.append(key)
-        super().put(key, value, stored_at)
 
 
 # -- the cache --------------------------------------------------------------------------------

@@ -32,24 +32,13 @@ from sandbox.core.server import EmulatorServer
 from sandbox.kintone import API_TOKENS, LOGIN, PASSWORD, KintoneEmulator, KintoneSettings
 from sandbox.kintone.schema import FieldDef
 from sandbox.kintone.testing import running_emulator
+from tests.connectors.helpers import KeyedCache, read_all
 
 FORM = "/k/v1/app/form/fields.json"
 TOKENS = ",".join(API_TOKENS.values())
 _connections = itertools.count()
 
 Site = tuple[KintoneEmulator, EmulatorServer]
-
-
-class KeyedCache(MemoryCache):
-    """A memory cache that tells which keys were written."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.keys: list[str] = []
-
-    def put(self, key: str, value: Any, stored_at: float) -> None:
-        self.keys.append(key)
-        super().put(key, value, stored_at)
 
 
 @pytest.fixture
@@ -87,15 +76,6 @@ def _edit_form(site: Site, app: int, *, drop: str | None = None,
     store.app = replace(store.app, fields=fields)
 
 
-def _read(connector: KintoneConnector, state: dict[str, Any] | None = None
-          ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    records: list[dict[str, Any]] = []
-    for page in connector.read("leads", state):
-        records += page.records
-        state = page.state
-    return records, state
-
-
 def _key(backend: KeyedCache, app: int) -> str:
     [key] = {k for k in backend.keys if k.endswith(f":app:{app}")}
     return key
@@ -107,11 +87,11 @@ def test_a_later_run_reads_no_form_and_each_app_is_described_once(
         site: Site, tmp_path: Path) -> None:
     cache = SchemaCache(FileCache(tmp_path), ttl_s=3600)
     with _connector(site, cache) as connector:
-        seeded, state = _read(connector)
+        seeded, state = read_all(connector, "leads")
     assert len(seeded) == 10 and _forms(site) == 1
     mark = site[0].calls.last_seq
     with _connector(site, cache) as connector:  # the next run: a connector of its own
-        assert _read(connector, state)[0] == []
+        assert read_all(connector, "leads", state)[0] == []
         assert "ステージ" in connector.stream("leads").fields
     # A no-change read of one app is one call now: the records query, no form.
     assert [c.path for c in site[0].calls.list(since=mark)] == ["/k/v1/records.json"]
@@ -174,12 +154,12 @@ def test_a_query_naming_a_deleted_field_forgets_the_form(site: Site) -> None:
     backend = KeyedCache()
     cache = SchemaCache(backend)
     with _connector(site, cache) as connector:
-        _, state = _read(connector)
+        _, state = read_all(connector, "leads")
     # The administrator renames the field code 更新日時 (kintone: a deletion and an addition).
     _edit_form(site, 1, drop="更新日時", add=FieldDef("最終更新", "UPDATED_TIME", "最終更新"))
     with _connector(site, cache) as connector:
         with pytest.raises(ConfigurationError, match="更新日時") as caught:
-            _read(connector, state)
+            read_all(connector, "leads", state)
         assert caught.value.vendor_code == "GAIA_IQ11"
         assert backend.get(_key(backend, 1)) is None
         assert _forms(site) == 1
@@ -187,7 +167,7 @@ def test_a_query_naming_a_deleted_field_forgets_the_form(site: Site) -> None:
             connector.stream("leads")  # the next call describes again, and says what to do
     assert _forms(site) == 2
     with _connector(site, cache, cursor_fields={"leads": "最終更新"}) as connector:
-        assert len(_read(connector)[0]) == 10
+        assert len(read_all(connector, "leads")[0]) == 10
     assert _forms(site) == 2  # that fresh form is the cached one now
 
 
@@ -211,7 +191,7 @@ def test_records_lacking_a_cached_field_forget_the_form_before_a_write_loses_it(
     _edit_form(site, 1, drop="役職")
     with caplog.at_level(logging.INFO, logger="renkei.connectors.kintone"), \
             _connector(site, cache) as connector:
-        records, _ = _read(connector)
+        records, _ = read_all(connector, "leads")
         assert len(records) == 10 and "役職" not in records[0]
         assert backend.get(_key(backend, 1)) is None
         # kintone would ignore the unknown field and answer success; the new form refuses.

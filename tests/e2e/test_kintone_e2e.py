@@ -25,6 +25,7 @@ from sandbox.core.faults import FaultRule
 from sandbox.core.server import EmulatorServer
 from sandbox.kintone import API_TOKENS, KintoneEmulator, KintoneSettings
 from sandbox.kintone.testing import running_emulator
+from tests.connectors.helpers import read_all
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -74,15 +75,6 @@ def world() -> Iterator[World]:
         yield World(emulator, server, clock, MemoryLedger())
 
 
-def _read(connector: KintoneConnector, state: dict[str, Any] | None
-          ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    records: list[dict[str, Any]] = []
-    for page in connector.read("leads", state):
-        records += page.records
-        state = page.state
-    return records, state
-
-
 def _creates(n: int, start: int = 0) -> list[WriteOp]:
     return [WriteOp(WriteMode.CREATE, {"姓": f"新規{i}", "メールアドレス": f"new{i}@renkei.example.jp",
                                        "担当者": "tanaka", "スコア": i, "都道府県": "東京都"},
@@ -92,7 +84,7 @@ def _creates(n: int, start: int = 0) -> list[WriteOp]:
 def test_incremental_read_resumes_after_a_crash_and_delivers_each_version_once(
         world: World) -> None:
     with world.connector(page_size=100) as connector:
-        seeded, state = _read(connector, None)
+        seeded, state = read_all(connector, "leads", None)
         assert len(seeded) == 100 and state is not None
         world.clock.advance()
         # 250 records and two edits in one minute: one 更新日時 for all of them.
@@ -102,16 +94,16 @@ def test_incremental_read_resumes_after_a_crash_and_delivers_each_version_once(
         reader = connector.read("leads", state)
         first = next(reader)
         reader.close()  # the run "crashes" after committing its first page
-        rest, state = _read(connector, first.state)
+        rest, state = read_all(connector, "leads", first.state)
         ids = [r["$id"] for r in first.records + rest]
         assert len(ids) == len(set(ids)) == 252
         assert {"3", "4"} <= set(ids)
-        assert _read(connector, state)[0] == []
+        assert read_all(connector, "leads", state)[0] == []
         # Edited again within the same minute: same 更新日時, new $revision → delivered again.
         world.emulator.edit_record("1", "3", {"役職": "本部長"})
-        again, state = _read(connector, state)
+        again, state = read_all(connector, "leads", state)
         assert [(r["$id"], r["役職"]) for r in again] == [("3", "本部長")]
-        assert _read(connector, state)[0] == []
+        assert read_all(connector, "leads", state)[0] == []
     assert world.emulator.cursors.open_count() == 0
 
 
@@ -165,7 +157,7 @@ def test_a_large_first_read_uses_the_cursor_and_never_leaves_one_open() -> None:
         with world.connector() as connector:
             connector.stream("leads")
             since = emulator.calls.last_seq
-            records, _ = _read(connector, None)
+            records, _ = read_all(connector, "leads", None)
             assert len(records) == len({r["$id"] for r in records}) == 600
             assert world.calls("POST", "/k/v1/records/cursor.json", since) == [200]
             assert world.calls("GET", "/k/v1/records/cursor.json", since) == [200, 200]
