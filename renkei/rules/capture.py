@@ -17,7 +17,7 @@ from typing import Any
 
 from renkei.entities import picklist_values, validate_entity
 from renkei.mapping.normalize import email_key
-from renkei.store import HubRecord, Tx
+from renkei.store import ALL_FIELDS, HubRecord, Tx
 
 SOURCE = "rules"
 
@@ -53,7 +53,7 @@ def capture_leads(tx: Tx, email_keys: Sequence[str], activities: Sequence[HubRec
             drafts.append((key, values))
     if not drafts:
         return {}
-    ids = tx.records.insert_many("lead", [(v, {f: [SOURCE, now] for f in v}) for _, v in drafts])
+    ids = tx.records.insert_many("lead", [(v, {ALL_FIELDS: [SOURCE, now]}) for _, v in drafts])
     tx.match_keys.replace("lead", {rid: [(name, key) for name in email_keys]
                                    for rid, (key, _) in zip(ids, drafts)},
                           names=list(email_keys))

@@ -36,7 +36,7 @@ from renkei.rules.decide import (
 from renkei.rules.model import RuleSet
 from renkei.rules.outcomes import OutcomePlan, apply_outcomes, plan_outcomes
 from renkei.rules.touches import touch_updates
-from renkei.store import HubRecord, Tx
+from renkei.store import ALL_FIELDS, HubRecord, Tx
 from renkei.store import schema as t
 
 SOURCE = "rules"
@@ -278,8 +278,7 @@ def _raise(tx: Tx, data: RulesData, drafts: Drafts, now: str, run_id: str | None
             valid.append(d)
     if not valid:
         return
-    ids = tx.records.insert_many("alert", [(d.data, {f: [SOURCE, now] for f in d.data})
-                                           for d in valid])
+    ids = tx.records.insert_many("alert", [(d.data, {ALL_FIELDS: [SOURCE, now]}) for d in valid])
     tx.journal.append_many("alert", [(rid, sorted(d.data), SOURCE) for rid, d in zip(ids, valid)],
                            run_id)
     tx.match_keys.replace("alert", {rid: [(ALERT_KEY, d.key)] + (
