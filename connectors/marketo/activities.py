@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.marketo.api import MarketoApi
+from connectors.marketo.api import MarketoApi, batch_results
 from connectors.marketo.errors import record_error
 from connectors.sdk import (
     ErrorCategory,
@@ -233,12 +233,7 @@ class ActivityWriter:
         # would be a second activity. The engine's markers cover that case instead.
         body = self._api.http.json("POST", "/rest/v1/activities/external.json", kind="write",
                                    idempotent=False, json={"input": items})
-        result = body.get("result") if isinstance(body, dict) else None
-        if not isinstance(result, list) or len(result) != len(items):
-            raise ProtocolError(
-                f"Marketo add custom activities: {len(items)} sent, "
-                f"{len(result) if isinstance(result, list) else 'no'} results received")
-        return result
+        return batch_results(body, len(items), "add custom activities")
 
     # -- the recovery read --------------------------------------------------------------------
 

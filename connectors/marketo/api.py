@@ -40,7 +40,7 @@ from connectors.sdk import (
 )
 from connectors.sdk.limits import AccountLimiter
 
-__all__ = ["URI_BUDGET", "MarketoApi"]
+__all__ = ["URI_BUDGET", "MarketoApi", "batch_results"]
 
 URI_BUDGET = 7000
 """Above this many bytes of path + query, a GET goes as ``POST _method=GET`` (limit 8 KB)."""
@@ -69,6 +69,19 @@ def _parse_token(response: httpx.Response) -> tuple[str, float]:
         raise ProtocolError("Marketo Identity answered without an access token",
                             status=response.status_code) from None
     return token, max(lifetime, 0.0)
+
+
+def batch_results(body: Any, sent: int, what: str) -> list[Any]:
+    """The ``result`` list of a batch write: one item per input, in order.
+
+    Raises:
+        ProtocolError: the vendor answered a different number of results (or none).
+    """
+    result = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(result, list) or len(result) != sent:
+        raise ProtocolError(f"Marketo {what}: {sent} sent, "
+                            f"{len(result) if isinstance(result, list) else 'no'} results received")
+    return result
 
 
 class MarketoApi:
@@ -190,9 +203,4 @@ class MarketoApi:
             # be running, and a resend could then create a duplicate (``leads.md``).
             idempotent=(action == "updateOnly"),
             json={"action": action, "lookupField": lookup_field, "input": records})
-        result = body.get("result") if isinstance(body, dict) else None
-        if not isinstance(result, list) or len(result) != len(records):
-            raise ProtocolError(
-                f"Marketo sync leads: {len(records)} records sent, "
-                f"{len(result) if isinstance(result, list) else 'no'} results received")
-        return result
+        return batch_results(body, len(records), "sync leads")
