@@ -44,6 +44,7 @@ from typing import Any
 
 from connectors.marketo.api import MarketoApi, batch_results
 from connectors.marketo.errors import record_error
+from connectors.marketo.incremental import parse_time
 from connectors.sdk import (
     ErrorCategory,
     ProtocolError,
@@ -116,14 +117,7 @@ def _fail(category: ErrorCategory, message: str, field: str | None = None) -> Wr
 
 
 def _when(value: str) -> datetime | None:
-    text = value.strip().replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time(value.strip())
 
 
 def _iso(when: datetime) -> str:

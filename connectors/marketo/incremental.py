@@ -43,7 +43,7 @@ from typing import Any
 from connectors.marketo.api import MarketoApi
 from connectors.sdk import Page
 
-__all__ = ["CHANGE_DATA_VALUE", "DELETE_LEAD", "ID_BATCH", "NEW_LEAD", "read_leads"]
+__all__ = ["CHANGE_DATA_VALUE", "DELETE_LEAD", "ID_BATCH", "NEW_LEAD", "parse_time", "read_leads"]
 
 ID_BATCH = 300
 """Ids per Get Leads call: the vendor's maximum of ``filterValues``."""
@@ -54,7 +54,9 @@ NEW_LEAD, CHANGE_DATA_VALUE, DELETE_LEAD = 12, 13, 37
 log = logging.getLogger("renkei.connectors.marketo")
 
 
-def _when(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A Marketo date-time (``...Z``, ``+0000`` or ``+00:00``) as an aware datetime; None when
+    it is not one (naive values are taken as UTC)."""
     if not isinstance(value, str) or not value:
         return None
     text = value.replace("Z", "+00:00")
@@ -73,7 +75,7 @@ def _lead_id(item: Mapping[str, Any]) -> int | None:
 
 
 def _note(newest: dict[int, datetime], lead_id: int, item: Mapping[str, Any]) -> None:
-    stamp = _when(item.get("activityDate")) or datetime.max.replace(tzinfo=UTC)
+    stamp = parse_time(item.get("activityDate")) or datetime.max.replace(tzinfo=UTC)
     newest[lead_id] = max(newest.get(lead_id, stamp), stamp)
 
 
@@ -91,7 +93,7 @@ def _fetch(api: MarketoApi, newest: Mapping[int, datetime], fetched: dict[int, d
                 continue  # deleted since; its Delete Lead activity reports it
             full = {name: record.get(name) for name in wanted}
             records.append(full)
-            updated = _when(full.get("updatedAt"))
+            updated = parse_time(full.get("updatedAt"))
             if updated is not None:
                 fetched[lead_id] = updated
     return records
