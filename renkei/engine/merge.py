@@ -29,9 +29,12 @@ class Policy(Protocol):
     def owner(self) -> str | None: ...
 
 
+_BLANKS: tuple[Any, ...] = (None, "", [])
+
+
 def blank(value: Any) -> bool:
     """None, an empty string or an empty list: "no value" in every system."""
-    return value is None or value == "" or value == []
+    return value in _BLANKS  # ``in`` compares by identity, then ==
 
 
 def same(a: Any, b: Any) -> bool:
@@ -95,7 +98,6 @@ class MergeOutcome:
 
 
 _MISSING = object()
-_BLANKS: tuple[Any, ...] = (None, "", [])
 
 
 def merge_inbound(
@@ -128,7 +130,7 @@ def merge_inbound(
     sget = system.get
     if hub is None:  # a new hub record: everything the system has is accepted
         out.baseline = dict(zip(fields, map(sget, fields)))
-        # not blank(s): ``in`` compares by identity, then ==, as blank() does
+        # not blank(s), inlined: this runs for every field of every new record
         out.hub_changes = {f: s for f, s in out.baseline.items() if s not in _BLANKS}
         return out
     eqs = equal or {}

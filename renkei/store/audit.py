@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from connectors.sdk.ledger import ApiCall
 from renkei.clock import utcnow
 from renkei.store import schema as t
+from renkei.store.repos import placeholders
 
 
 @dataclass
@@ -61,12 +62,12 @@ class Conflicts:
         """(record id, field) pairs held by an open conflict of this mapping."""
         ids = sorted(set(record_ids))
         out: set[tuple[int, str]] = set()
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         for i in range(0, len(ids), 900):  # once per page: driver SQL, no statement compiling
             chunk = ids[i:i + 900]
             out.update((rid, f) for rid, f in self.conn.exec_driver_sql(
-                f"SELECT record_id, field FROM conflicts WHERE mapping = {mark} AND status = "
-                f"'open' AND record_id IN ({', '.join([mark] * len(chunk))})",
+                f"SELECT record_id, field FROM conflicts WHERE mapping = "
+                f"{placeholders(self.conn, 1)} AND status = 'open' AND record_id IN "
+                f"({placeholders(self.conn, len(chunk))})",
                 (mapping, *chunk)).fetchall())
         return out
 

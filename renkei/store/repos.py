@@ -33,7 +33,7 @@ def _chunks(items: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
         yield items[i:i + size]
 
 
-def _marks(conn: Connection, n: int) -> str:
+def placeholders(conn: Connection, n: int) -> str:
     """``n`` comma-separated driver placeholders (``?`` for sqlite3, ``%s`` for psycopg)."""
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
 
@@ -47,9 +47,9 @@ def _insert(conn: Connection, table: str, columns: str, rows: Sequence[tuple[Any
     width = len(rows[0])
     head = f"INSERT INTO {table} ({columns}) VALUES "
     if conn.dialect.paramstyle == "qmark":
-        conn.exec_driver_sql(head + f"({_marks(conn, width)})", list(rows))
+        conn.exec_driver_sql(head + f"({placeholders(conn, width)})", list(rows))
         return
-    one = f"({_marks(conn, width)})"
+    one = f"({placeholders(conn, width)})"
     for chunk in _chunks(rows, 1000):
         conn.exec_driver_sql(head + ", ".join([one] * len(chunk)),
                              tuple(v for row in chunk for v in row))
@@ -116,7 +116,7 @@ class Records:
         for chunk in _chunks(idlist):
             rows = self.conn.exec_driver_sql(
                 f"SELECT id, entity, data, {meta_column}, version FROM records WHERE id IN "
-                f"({_marks(self.conn, len(chunk))})", tuple(chunk)).fetchall()
+                f"({placeholders(self.conn, len(chunk))})", tuple(chunk)).fetchall()
             for rid, entity, data, field_meta, version in rows:
                 out[rid] = HubRecord(rid, entity, load(data),
                                      {} if field_meta is None else load(field_meta), version)
@@ -152,9 +152,9 @@ class Records:
         now = utcnow()
         dumps = codec.dumps
         self.conn.exec_driver_sql(
-            f"UPDATE records SET data = {_marks(self.conn, 1)}, field_meta = "
-            f"{_marks(self.conn, 1)}, version = {_marks(self.conn, 1)}, updated_at = "
-            f"{_marks(self.conn, 1)} WHERE id = {_marks(self.conn, 1)}",
+            f"UPDATE records SET data = {placeholders(self.conn, 1)}, field_meta = "
+            f"{placeholders(self.conn, 1)}, version = {placeholders(self.conn, 1)}, updated_at = "
+            f"{placeholders(self.conn, 1)} WHERE id = {placeholders(self.conn, 1)}",
             [(dumps(r.data), dumps(r.field_meta), r.version, now, r.id) for r in items])
 
     def count(self, entity: str) -> int:
@@ -179,12 +179,12 @@ class MatchKeys:
         for name, value in pairs:
             by_name[name].add(value)
         out: dict[tuple[str, str], list[int]] = defaultdict(list)
-        p = _marks(self.conn, 1)
+        p = placeholders(self.conn, 1)
         for name, values in by_name.items():
             for chunk in _chunks(sorted(values)):  # once per page: driver SQL
                 rows = self.conn.exec_driver_sql(
                     f"SELECT key_value, record_id FROM match_keys WHERE entity = {p} AND "
-                    f"key_name = {p} AND key_value IN ({_marks(self.conn, len(chunk))}) "
+                    f"key_name = {p} AND key_value IN ({placeholders(self.conn, len(chunk))}) "
                     "ORDER BY record_id", (entity, name, *chunk)).fetchall()
                 for value, rid in rows:
                     out[(name, value)].append(rid)
@@ -200,8 +200,8 @@ class MatchKeys:
         names = list(names)
         for chunk in _chunks(ids):
             self.conn.exec_driver_sql(
-                f"DELETE FROM match_keys WHERE record_id IN ({_marks(self.conn, len(chunk))}) "
-                f"AND key_name IN ({_marks(self.conn, len(names))})", (*chunk, *names))
+                f"DELETE FROM match_keys WHERE record_id IN ({placeholders(self.conn, len(chunk))}) "
+                f"AND key_name IN ({placeholders(self.conn, len(names))})", (*chunk, *names))
         _insert(self.conn, "match_keys", "entity, key_name, key_value, record_id",
                 [(entity, n, v[:512], rid) for rid in ids for n, v in dict.fromkeys(keys[rid])])
 
@@ -211,8 +211,8 @@ class Links:
         self.conn = conn
 
     def _load(self, mapping: str, column: str, values: Sequence[Any]) -> list[Link]:
-        return self._select(f"mapping = {_marks(self.conn, 1)} AND {column} IN "
-                            f"({_marks(self.conn, len(values))})", (mapping, *values))
+        return self._select(f"mapping = {placeholders(self.conn, 1)} AND {column} IN "
+                            f"({placeholders(self.conn, len(values))})", (mapping, *values))
 
     def _select(self, where: str, params: tuple[Any, ...]) -> list[Link]:
         rows = self.conn.exec_driver_sql(
@@ -247,11 +247,11 @@ class Links:
         if rids or sids:
             # ``mapping = ?`` inside each branch: SQLite then searches both unique indexes
             # (MULTI-INDEX OR); outside, it scanned every link of the mapping per batch.
-            p = _marks(self.conn, 1)
+            p = placeholders(self.conn, 1)
             terms = [(column, values) for column, values in (("record_id", rids),
                                                              ("system_id", sids)) if values]
             where = " OR ".join(f"(mapping = {p} AND {column} IN "
-                                f"({_marks(self.conn, len(values))}))" for column, values in terms)
+                                f"({placeholders(self.conn, len(values))}))" for column, values in terms)
             wanted_r, wanted_s = set(rids), set(sids)
             params = tuple(v for _, values in terms for v in (mapping, *values))
             for link in self._select(where, params):
@@ -264,11 +264,11 @@ class Links:
     def linked_record_ids(self, mapping: str, record_ids: Iterable[int]) -> set[int]:
         """Those of ``record_ids`` that a link of ``mapping`` points to (no baselines read)."""
         out: set[int] = set()
-        p = _marks(self.conn, 1)
+        p = placeholders(self.conn, 1)
         for chunk in _chunks(sorted(set(record_ids))):
             out.update(rid for (rid,) in self.conn.exec_driver_sql(
                 f"SELECT record_id FROM links WHERE mapping = {p} AND record_id IN "
-                f"({_marks(self.conn, len(chunk))})", (mapping, *chunk)).fetchall())
+                f"({placeholders(self.conn, len(chunk))})", (mapping, *chunk)).fetchall())
         return out
 
     def insert_many(self, links: Sequence[Link]) -> None:
@@ -286,7 +286,7 @@ class Links:
             return
         now = utcnow()
         dumps = codec.dumps
-        p = _marks(self.conn, 1)
+        p = placeholders(self.conn, 1)
         self.conn.exec_driver_sql(
             f"UPDATE links SET baseline = {p}, system_modified = {p}, system_version = {p}, "
             f"updated_at = {p} WHERE mapping = {p} AND system_id = {p}",
@@ -322,7 +322,7 @@ class Journal:
                  for rid, fields, source in entries])
 
     def read(self, entity: str, *, after: int, limit: int) -> list[JournalEntry]:
-        p = _marks(self.conn, 1)
+        p = placeholders(self.conn, 1)
         rows = self.conn.exec_driver_sql(
             f"SELECT seq, record_id, fields, source FROM journal WHERE entity = {p} AND seq > {p} "
             f"ORDER BY seq LIMIT {p}", (entity, after, limit)).fetchall()
@@ -470,10 +470,10 @@ class DeadLetters:
         keys = sorted(set(item_keys))
         done = 0
         now = utcnow()
-        p = _marks(self.conn, 1)
+        p = placeholders(self.conn, 1)
         for chunk in _chunks(keys):  # once per page: driver SQL (see the module docstring)
             done += self.conn.exec_driver_sql(
                 f"UPDATE dead_letters SET resolved_at = {p} WHERE mapping = {p} AND direction = "
-                f"{p} AND resolved_at IS NULL AND item_key IN ({_marks(self.conn, len(chunk))})",
+                f"{p} AND resolved_at IS NULL AND item_key IN ({placeholders(self.conn, len(chunk))})",
                 (now, mapping, direction, *chunk)).rowcount
         return done

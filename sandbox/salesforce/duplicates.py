@@ -18,9 +18,6 @@ from sandbox.salesforce.store import ObjectStore, email_key
 __all__ = ["EmailIndex"]
 
 
-_norm = email_key
-
-
 class EmailIndex:
     """Which leads hold an email, case-insensitively, without keeping seeded emails as text.
 
@@ -79,14 +76,14 @@ class EmailIndex:
         """Ids of live (not deleted) leads whose email equals ``email`` ignoring case."""
         self.start()
         self._ready.wait()
-        want = _norm(email)
+        want = email_key(email)
         h = self._hash(email)
         pos = bisect_left(self._hashes, h)
         while pos < len(self._hashes) and self._hashes[pos] == h:
             index = self._indices[pos]
             # Only while untouched: an edited or deleted seeded lead is a live record now.
             untouched = self.store.key_of(self.store.seeded_id(index)) == index
-            if untouched and _norm(self.store.by_key(index).get("Email")) == want:
+            if untouched and email_key(self.store.by_key(index).get("Email")) == want:
                 yield self.store.seeded_id(index)
             pos += 1
         for record in self.store.live_with_email(want):
