@@ -48,11 +48,9 @@ from connectors.sdk import (
     RatePolicy,
     RetryPolicy,
     Secret,
-    VendorUnavailableError,
     limiter_for,
     reveal,
 )
-from connectors.sdk.http import json_body
 
 __all__ = ["MAX_READ", "MAX_WRITE", "URL_BUDGET", "KintoneApi", "KintoneAuth", "server_time"]
 
@@ -216,29 +214,18 @@ class KintoneApi:
             method = "POST"
         else:
             args, method = {"params": params}, "GET"
-        response = http.request(method, "/k/v1/records.json", kind="read", idempotent=True,
-                                **args)
-        try:
-            body = json_body(response) if response.content else None
-        except ValueError:
-            # A cut-off body: sent again with the client's retries, without a server time.
-            body = http.json(method, "/k/v1/records.json", kind="read", idempotent=True, **args)
-            return _records(body, "records.json"), None
+        response, body = http.exchange(method, "/k/v1/records.json", kind="read",
+                                       idempotent=True, **args)
         return _records(body, "records.json"), server_time(response)
 
     def create_cursor(self, app: int, query: str, size: int) -> tuple[str, datetime | None]:
         """``POST /k/v1/records/cursor.json``: a cursor over every record the query matches,
         and the server's time of its creation (:func:`server_time`)."""
-        response = self.http(app).request(
+        # not resent once answered (a POST): a cursor may have been opened
+        response, answer = self.http(app).exchange(
             "POST", "/k/v1/records/cursor.json", kind="read",
             json={"app": app, "query": query, "size": size})
-        try:
-            body = _object(json_body(response) if response.content else None,
-                           "records/cursor.json")
-        except ValueError:  # not resent: a cursor may have been opened
-            raise VendorUnavailableError("kintone POST /k/v1/records/cursor.json answered a "
-                                         "body that is not valid JSON (cut off?)",
-                                         status=response.status_code) from None
+        body = _object(answer, "records/cursor.json")
         cursor = body.get("id")
         if not isinstance(cursor, str) or not cursor:
             raise ProtocolError("kintone records/cursor.json answered no cursor id")

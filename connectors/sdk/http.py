@@ -317,6 +317,18 @@ class HttpClient:
         """:meth:`request`, returning the parsed JSON body; a cut-off body is retriable."""
         return self._call(method, url, kind, idempotent, True, kwargs)[1]
 
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        kind: str = "read",
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> tuple[httpx.Response, Any]:
+        """:meth:`json`, with the response too (its headers: a server's ``Date``, say)."""
+        return self._call(method, url, kind, idempotent, True, kwargs)
+
     def _call(
         self, method: str, url: str, kind: str, idempotent: bool | None, want_json: bool,
         kwargs: dict[str, Any],
